@@ -1,0 +1,92 @@
+// Package upstream holds dragoman's canonical model of attachments and records,
+// the Store interface every backend implements, and the canonical error kinds.
+//
+// The five dialects translate into and out of these types; nothing in this
+// package knows any dialect.
+package upstream
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// DefaultField is the field an attachment belongs to when its dialect has no
+// notion of fields (or, like a nimblex file without a folder, leaves it out).
+const DefaultField = "attachments"
+
+// RecordRef names a record: a collection (table, entity type, eformtype, ...)
+// and the record's id within it.
+type RecordRef struct {
+	Collection string `json:"collection"`
+	ID         string `json:"id"`
+}
+
+// Attachment is one file on one field of one record.
+type Attachment struct {
+	// ID is the store's canonical id. Dialects render it in their own id
+	// format; it never changes for the life of the attachment.
+	ID     string    `json:"id"`
+	Record RecordRef `json:"record"`
+	Field  string    `json:"field"`
+
+	Name string `json:"name"`
+	Type string `json:"type"`
+	Size int64  `json:"size"`
+	// SHA256 and MD5 are lower-case hex digests of the content, computed as
+	// the bytes streamed in. Empty while HasContent is false.
+	SHA256 string `json:"sha256,omitempty"`
+	MD5    string `json:"md5,omitempty"`
+
+	Tags []string `json:"tags,omitempty"`
+
+	// Descriptive metadata; mediapocket carries it, the others ignore it.
+	Title       string `json:"title,omitempty"`
+	Description string `json:"description,omitempty"`
+	Category    string `json:"category,omitempty"`
+	Status      string `json:"status,omitempty"`
+	ExternalID  string `json:"external_id,omitempty"`
+
+	// Owner is the name of the key that created the attachment.
+	Owner    string    `json:"owner,omitempty"`
+	Created  time.Time `json:"created"`
+	Modified time.Time `json:"modified"`
+
+	// HasContent is false for a placeholder created without bytes.
+	HasContent bool `json:"has_content"`
+	// Position orders the attachments of one field; lower comes first.
+	Position int64 `json:"position"`
+}
+
+// Record is a container of file fields plus whatever other data the dialects'
+// record calls carry, kept as opaque JSON.
+type Record struct {
+	Ref RecordRef `json:"ref"`
+	// Data is the record's non-file data as a JSON object, or nil.
+	Data     json.RawMessage `json:"data,omitempty"`
+	Created  time.Time       `json:"created"`
+	Modified time.Time       `json:"modified"`
+}
+
+// NewAttachment describes an attachment about to be created. The store
+// assigns ID, Size, digests, times and Position.
+type NewAttachment struct {
+	Record RecordRef
+	Field  string
+	Name   string
+	Type   string
+	Tags   []string
+
+	Title       string
+	Description string
+	Category    string
+	Status      string
+	ExternalID  string
+	Owner       string
+
+	// ReplaceSameName replaces any attachment of the same record, field and
+	// name in the same commit, so readers see either the old or the new file.
+	ReplaceSameName bool
+	// MaxSize caps the content; a longer stream fails with KindTooLarge and
+	// leaves nothing behind. Zero means no cap.
+	MaxSize int64
+}

@@ -1,0 +1,68 @@
+package upstream
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+)
+
+// Store is the canonical attachment store behind the gateway: the bundled
+// embedded store, or a remote system spoken to in one of the dialects.
+//
+// Every method returns errors whose kind (see KindOf) says what went wrong;
+// a method that finds no record or attachment returns a KindNotFound error.
+// Implementations must be safe for concurrent use.
+type Store interface {
+	// Create streams content into a new attachment and returns it. When
+	// Create returns nil, the bytes and the metadata are durable; when it
+	// returns an error, nothing of the attempt is visible and nothing is left
+	// behind. A nil content makes a placeholder with HasContent false.
+	// The record is created if it does not exist yet.
+	Create(ctx context.Context, na NewAttachment, content io.Reader) (Attachment, error)
+
+	// Stat returns an attachment's metadata.
+	Stat(ctx context.Context, id string) (Attachment, error)
+
+	// Open returns an attachment's metadata and a reader of its content,
+	// which the caller must close. A placeholder without content is
+	// KindNotFound.
+	Open(ctx context.Context, id string) (Attachment, Content, error)
+
+	// Delete removes an attachment. Its record stays, even when it has no
+	// attachments left.
+	Delete(ctx context.Context, id string) error
+
+	// List returns a record's attachments, ordered by field and then by
+	// position within the field. A record that exists but has no
+	// attachments gives an empty list; one never written gives KindNotFound.
+	List(ctx context.Context, rec RecordRef) ([]Attachment, error)
+
+	// GetRecord returns a record's data; KindNotFound if it was never written.
+	GetRecord(ctx context.Context, rec RecordRef) (Record, error)
+
+	// UpdateRecord creates or updates a record in one commit: the top-level
+	// keys of u.Data are merged into the record's data, and each field named
+	// in u.Fields is set to exactly the listed attachments, in that order.
+	// A listed attachment of another record moves here; an attachment that
+	// was in such a field and is not listed is deleted. A listed id that does
+	// not exist fails the whole update with KindInvalid.
+	UpdateRecord(ctx context.Context, rec RecordRef, u RecordUpdate) (Record, error)
+
+	// Close releases the store's resources; no method may be called after.
+	Close() error
+}
+
+// RecordUpdate is the change UpdateRecord makes.
+type RecordUpdate struct {
+	// Data is a JSON object whose top-level keys are merged into the
+	// record's data; nil leaves the data unchanged.
+	Data json.RawMessage
+	// Fields maps a field name to the ids of its attachments, in order.
+	Fields map[string][]string
+}
+
+// Content is an attachment's bytes: seekable so that ranges can be served.
+type Content interface {
+	io.ReadSeeker
+	io.Closer
+}
