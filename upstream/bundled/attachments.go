@@ -1,0 +1,85 @@
+package bundled
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/dragoman-gw/dragoman/upstream"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Stat implements upstream.Store.
+func (s *Store) Stat(ctx context.Context, id string) (upstream.Attachment, error) {
+	if err := ctx.Err(); err != nil {
+		return upstream.Attachment{}, ctxError(err)
+	}
+	if !validID(id) {
+		return upstream.Attachment{}, errAttachmentNotFound()
+	}
+	var a upstream.Attachment
+	err := s.db.View(func(tx *bolt.Tx) error {
+		got, ok, err := metaOf(tx).attachment(id)
+		if err == nil && !ok {
+			err = errAttachmentNotFound()
+		}
+		a = got
+		return err
+	})
+	if err != nil {
+		return upstream.Attachment{}, classify(err, fmt.Sprintf("stat %s", id))
+	}
+	return a, nil
+}
+
+// Open implements upstream.Store. The content is an *os.File, so copying it
+// to a network connection can use sendfile.
+func (s *Store) Open(ctx context.Context, id string) (upstream.Attachment, upstream.Content, error) {
+	a, err := s.Stat(ctx, id)
+	if err != nil {
+		return upstream.Attachment{}, nil, err
+	}
+	if !a.HasContent {
+		return upstream.Attachment{}, nil, upstream.Errorf(upstream.KindNotFound, "attachment has no content yet")
+	}
+	// Once open, the file stays readable even if the attachment is deleted
+	// or replaced meanwhile.
+	f, err := s.openBlob(id)
+	if err != nil {
+		return upstream.Attachment{}, nil, err
+	}
+	return a, f, nil
+}
+
+// Delete implements upstream.Store. The metadata goes in one commit, then
+// the blob; if that removal is interrupted, the blob is an orphan that the
+// next Open removes.
+func (s *Store) Delete(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return ctxError(err)
+	}
+	if !validID(id) {
+		return errAttachmentNotFound()
+	}
+	var gone upstream.Attachment
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		m := metaOf(tx)
+		a, ok, err := m.attachment(id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errAttachmentNotFound()
+		}
+		if err := m.remove(a); err != nil {
+			return err
+		}
+		gone = a
+		_, err = m.touch(a.Record, now())
+		return err
+	})
+	if err != nil {
+		return classify(err, fmt.Sprintf("delete %s", id))
+	}
+	s.removeBlobs([]upstream.Attachment{gone})
+	return nil
+}

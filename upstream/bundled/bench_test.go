@@ -1,0 +1,44 @@
+package bundled
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/dragoman-gw/dragoman/upstream"
+)
+
+// BenchmarkCreate1MiB measures a durable 1 MiB upload: stream, hash, two
+// fsyncs of the blob and its directory, one bbolt commit.
+func BenchmarkCreate1MiB(b *testing.B) {
+	s := mustOpen(b, b.TempDir())
+	content := make([]byte, 1<<20)
+	for i := range content {
+		content[i] = byte(i)
+	}
+	r := bytes.NewReader(content)
+	na := upstream.NewAttachment{Record: rec("bench"), Field: "files", Name: "f.bin"}
+	b.SetBytes(int64(len(content)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Reset(content)
+		if _, err := s.Create(ctx, na, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkList10 measures listing a record of ten files.
+func BenchmarkList10(b *testing.B) {
+	s := mustOpen(b, b.TempDir())
+	for i := range 10 {
+		mustCreate(b, s, rec("bench"), fmt.Sprintf("f%d", i), []byte("content"))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		atts, err := s.List(ctx, rec("bench"))
+		if err != nil || len(atts) != 10 {
+			b.Fatalf("List: %d, %v", len(atts), err)
+		}
+	}
+}

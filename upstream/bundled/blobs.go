@@ -1,0 +1,161 @@
+package bundled
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/dragoman-gw/dragoman/upstream"
+)
+
+// blob is what writing content produced.
+type blob struct {
+	id     string
+	size   int64
+	sha256 string
+	md5    string
+}
+
+// blobPath is where attachment id's content lives; id must be valid.
+func (s *Store) blobPath(id string) string {
+	return filepath.Join(s.blobsDir(), id[:2], id)
+}
+
+// writeBlob streams r into a new, durable blob file under a fresh id: it is
+// fsynced and linked into blobs/, and the directory entry fsynced, before
+// writeBlob returns. On error nothing is left behind.
+func (s *Store) writeBlob(ctx context.Context, r io.Reader, maxSize int64) (blob, error) {
+	f, err := os.CreateTemp(s.tmpDir(), "upload-*")
+	if err != nil {
+		return blob{}, fmt.Errorf("create temp file: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // the blob is published as a link; the temp name always goes
+
+	b, err := s.fill(ctx, f, r, maxSize)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close temp file: %w", cerr)
+	}
+	if err != nil {
+		return blob{}, err
+	}
+	if b.id, err = s.publish(tmp); err != nil {
+		return blob{}, err
+	}
+	return b, nil
+}
+
+// fill copies r into f through the hashes and fsyncs f.
+func (s *Store) fill(ctx context.Context, f *os.File, r io.Reader, maxSize int64) (blob, error) {
+	sh, mh := sha256.New(), md5.New()
+	src := &capReader{r: ctxReader{ctx: ctx, r: r}, max: maxSize}
+	bufp := s.bufs.Get().(*[]byte)
+	defer s.bufs.Put(bufp)
+
+	n, err := io.CopyBuffer(io.MultiWriter(f, sh, mh), src, *bufp)
+	switch {
+	case err == nil:
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		return blob{}, ctxError(err)
+	case src.srcErr != nil && errors.Is(err, src.srcErr):
+		if _, ok := errors.AsType[*upstream.Error](err); ok {
+			// The source's own kind (a decoder's invalid, a translator's cap)
+			// says more than ours would.
+			return blob{}, fmt.Errorf("read content: %w", err)
+		}
+		return blob{}, upstream.Wrap(upstream.KindInvalid, fmt.Errorf("read content: %w", err), "the content could not be read")
+	default:
+		// The cap's KindTooLarge, or a write to disk that failed.
+		return blob{}, classify(err, "write content")
+	}
+	if err := f.Sync(); err != nil {
+		return blob{}, classify(err, "sync content")
+	}
+	return blob{
+		size:   n,
+		sha256: hex.EncodeToString(sh.Sum(nil)),
+		md5:    hex.EncodeToString(mh.Sum(nil)),
+	}, nil
+}
+
+// publish links the finished temp file into blobs/ under a fresh id and
+// makes the new directory entries durable. A hard link, unlike a rename,
+// fails if the name exists, so an id collision can never overwrite another
+// attachment's content; it is retried under a new id.
+func (s *Store) publish(tmp string) (string, error) {
+	for range 4 {
+		id := newID()
+		dir := filepath.Dir(s.blobPath(id))
+		created, err := mkdir(dir)
+		if err != nil {
+			return "", classify(err, "create blob directory")
+		}
+		if created {
+			if err := syncDir(s.blobsDir()); err != nil {
+				return "", classify(err, "sync blobs directory")
+			}
+		}
+		err = os.Link(tmp, s.blobPath(id))
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return "", classify(err, fmt.Sprintf("publish blob %s", id))
+		}
+		if err := syncDir(dir); err != nil {
+			s.removeBlob(id)
+			return "", classify(err, fmt.Sprintf("sync blob directory of %s", id))
+		}
+		return id, nil
+	}
+	return "", upstream.Errorf(upstream.KindInternal, "could not find a free attachment id")
+}
+
+// removeBlob removes a blob file whose metadata is gone or was never
+// committed. A failure is not reported: the file is then an orphan, which
+// the next Open removes.
+func (s *Store) removeBlob(id string) {
+	_ = os.Remove(s.blobPath(id))
+}
+
+// openBlob opens id's content. A missing file means the attachment was
+// deleted between reading its metadata and opening it.
+func (s *Store) openBlob(id string) (*os.File, error) {
+	f, err := os.Open(s.blobPath(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, errAttachmentNotFound()
+	}
+	if err != nil {
+		return nil, classify(err, fmt.Sprintf("open blob %s", id))
+	}
+	return f, nil
+}
+
+// mkdir creates dir if needed and reports whether it did.
+func mkdir(dir string) (bool, error) {
+	err := os.Mkdir(dir, 0o700)
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// syncDir fsyncs a directory, making the entries created in it durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	if err := d.Sync(); err != nil {
+		d.Close()
+		return err
+	}
+	return d.Close()
+}

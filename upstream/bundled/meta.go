@@ -1,0 +1,157 @@
+package bundled
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/dragoman-gw/dragoman/upstream"
+	bolt "go.etcd.io/bbolt"
+)
+
+// meta is the metadata seen through one bbolt transaction. Its methods keep
+// the attachments bucket and the index in step.
+type meta struct {
+	atts, index, records *bolt.Bucket
+}
+
+func metaOf(tx *bolt.Tx) meta {
+	return meta{
+		atts:    tx.Bucket([]byte(bucketAttachments)),
+		index:   tx.Bucket([]byte(bucketIndex)),
+		records: tx.Bucket([]byte(bucketRecords)),
+	}
+}
+
+// attachment loads an attachment; ok is false when there is none.
+func (m meta) attachment(id string) (a upstream.Attachment, ok bool, err error) {
+	v := m.atts.Get([]byte(id))
+	if v == nil {
+		return a, false, nil
+	}
+	if err := json.Unmarshal(v, &a); err != nil {
+		return a, false, fmt.Errorf("decode attachment %s: %w", id, err)
+	}
+	return a, true, nil
+}
+
+// put stores a and its index entry. An attachment that moves must be
+// unindexed under its old record, field and position first.
+func (m meta) put(a upstream.Attachment) error {
+	v, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("encode attachment %s: %w", a.ID, err)
+	}
+	if err := m.atts.Put([]byte(a.ID), v); err != nil {
+		return fmt.Errorf("put attachment %s: %w", a.ID, err)
+	}
+	if err := m.index.Put(indexKey(a), []byte{}); err != nil {
+		return fmt.Errorf("index attachment %s: %w", a.ID, err)
+	}
+	return nil
+}
+
+func (m meta) unindex(a upstream.Attachment) error {
+	if err := m.index.Delete(indexKey(a)); err != nil {
+		return fmt.Errorf("unindex attachment %s: %w", a.ID, err)
+	}
+	return nil
+}
+
+// remove deletes a's metadata; its blob is the caller's to remove after
+// the commit.
+func (m meta) remove(a upstream.Attachment) error {
+	if err := m.unindex(a); err != nil {
+		return err
+	}
+	if err := m.atts.Delete([]byte(a.ID)); err != nil {
+		return fmt.Errorf("delete attachment %s: %w", a.ID, err)
+	}
+	return nil
+}
+
+// scan returns the attachments whose index keys start with prefix, in
+// index order.
+func (m meta) scan(prefix []byte) ([]upstream.Attachment, error) {
+	list := []upstream.Attachment{}
+	c := m.index.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		id := indexID(k)
+		a, ok, err := m.attachment(id)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("index names attachment %q, which does not exist", id)
+		}
+		list = append(list, a)
+	}
+	return list, nil
+}
+
+// nextPosition is one past the highest position in the field, or 0 for an
+// empty field.
+func (m meta) nextPosition(ref upstream.RecordRef, field string) (int64, error) {
+	prefix := fieldPrefix(ref, field)
+	// Seek past every position of the field, then step back to its last key.
+	c := m.index.Cursor()
+	k, _ := c.Seek(append(bytes.Clone(prefix), bytes.Repeat([]byte{0xff}, 9)...))
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	if k == nil || !bytes.HasPrefix(k, prefix) {
+		return 0, nil
+	}
+	a, ok, err := m.attachment(indexID(k))
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return 0, fmt.Errorf("index names attachment %q, which does not exist", indexID(k))
+	}
+	return a.Position + 1, nil
+}
+
+// record loads a record; ok is false when it was never written.
+func (m meta) record(ref upstream.RecordRef) (r upstream.Record, ok bool, err error) {
+	v := m.records.Get(recordKey(ref))
+	if v == nil {
+		return r, false, nil
+	}
+	if err := json.Unmarshal(v, &r); err != nil {
+		return r, false, fmt.Errorf("decode record %s/%s: %w", ref.Collection, ref.ID, err)
+	}
+	return r, true, nil
+}
+
+func (m meta) putRecord(r upstream.Record) error {
+	v, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode record %s/%s: %w", r.Ref.Collection, r.Ref.ID, err)
+	}
+	if err := m.records.Put(recordKey(r.Ref), v); err != nil {
+		return fmt.Errorf("put record %s/%s: %w", r.Ref.Collection, r.Ref.ID, err)
+	}
+	return nil
+}
+
+// touch marks a record modified at now, creating it if it was never
+// written: any change to its attachments is a write to the record.
+func (m meta) touch(ref upstream.RecordRef, now time.Time) (upstream.Record, error) {
+	r, ok, err := m.record(ref)
+	if err != nil {
+		return r, err
+	}
+	if !ok {
+		r = upstream.Record{Ref: ref, Created: now}
+	}
+	r.Modified = now
+	return r, m.putRecord(r)
+}
+
+// now is the time stamped on metadata: UTC and without a monotonic reading,
+// so a value returned by a write equals the one read back later.
+func now() time.Time { return time.Now().UTC().Round(0) }

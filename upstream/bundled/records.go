@@ -1,0 +1,60 @@
+package bundled
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/dragoman-gw/dragoman/upstream"
+	bolt "go.etcd.io/bbolt"
+)
+
+// List implements upstream.Store: one prefix scan of the index, which is
+// ordered by field name, then position.
+func (s *Store) List(ctx context.Context, ref upstream.RecordRef) ([]upstream.Attachment, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, ctxError(err)
+	}
+	if !validRef(ref) {
+		return nil, errRecordNotFound()
+	}
+	var list []upstream.Attachment
+	err := s.db.View(func(tx *bolt.Tx) error {
+		m := metaOf(tx)
+		if _, ok, err := m.record(ref); err != nil || !ok {
+			if err == nil {
+				err = errRecordNotFound()
+			}
+			return err
+		}
+		var err error
+		list, err = m.scan(recordPrefix(ref))
+		return err
+	})
+	if err != nil {
+		return nil, classify(err, fmt.Sprintf("list %s/%s", ref.Collection, ref.ID))
+	}
+	return list, nil
+}
+
+// GetRecord implements upstream.Store.
+func (s *Store) GetRecord(ctx context.Context, ref upstream.RecordRef) (upstream.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return upstream.Record{}, ctxError(err)
+	}
+	if !validRef(ref) {
+		return upstream.Record{}, errRecordNotFound()
+	}
+	var r upstream.Record
+	err := s.db.View(func(tx *bolt.Tx) error {
+		got, ok, err := metaOf(tx).record(ref)
+		if err == nil && !ok {
+			err = errRecordNotFound()
+		}
+		r = got
+		return err
+	})
+	if err != nil {
+		return upstream.Record{}, classify(err, fmt.Sprintf("get record %s/%s", ref.Collection, ref.ID))
+	}
+	return r, nil
+}

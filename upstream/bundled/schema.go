@@ -1,0 +1,95 @@
+package bundled
+
+import (
+	"encoding/binary"
+	"strings"
+
+	"github.com/dragoman-gw/dragoman/upstream"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Buckets of meta.db.
+//
+//	attachments  id -> JSON upstream.Attachment
+//	index        collection \x00 record \x00 field \x00 position (8 bytes, big-endian) \x00 id -> empty
+//	records      collection \x00 record -> JSON upstream.Record
+//
+// The index orders a record's attachments by field, then position, so List
+// is one prefix scan. NUL separates the parts, which is why names holding a
+// NUL are refused.
+const (
+	bucketAttachments = "attachments"
+	bucketIndex       = "index"
+	bucketRecords     = "records"
+)
+
+func bucketNames() []string { return []string{bucketAttachments, bucketIndex, bucketRecords} }
+
+func createBuckets(tx *bolt.Tx) error {
+	for _, name := range bucketNames() {
+		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const sep = "\x00"
+
+func recordKey(ref upstream.RecordRef) []byte {
+	return []byte(ref.Collection + sep + ref.ID)
+}
+
+// recordPrefix is the index prefix of all of a record's attachments.
+func recordPrefix(ref upstream.RecordRef) []byte {
+	return []byte(ref.Collection + sep + ref.ID + sep)
+}
+
+// fieldPrefix is the index prefix of one field's attachments.
+func fieldPrefix(ref upstream.RecordRef, field string) []byte {
+	return []byte(ref.Collection + sep + ref.ID + sep + field + sep)
+}
+
+func indexKey(a upstream.Attachment) []byte {
+	k := fieldPrefix(a.Record, a.Field)
+	k = binary.BigEndian.AppendUint64(k, uint64(a.Position))
+	k = append(k, sep...)
+	return append(k, a.ID...)
+}
+
+// indexID is the attachment id at the end of an index key.
+func indexID(key []byte) string {
+	if len(key) < idLen {
+		return ""
+	}
+	return string(key[len(key)-idLen:])
+}
+
+// validRef reports whether ref can be stored: both parts present and free
+// of the key separator.
+func validRef(ref upstream.RecordRef) bool {
+	return ref.Collection != "" && ref.ID != "" &&
+		!strings.Contains(ref.Collection, sep) && !strings.Contains(ref.ID, sep)
+}
+
+func checkRef(ref upstream.RecordRef) error {
+	if ref.Collection == "" || ref.ID == "" {
+		return upstream.Errorf(upstream.KindMissing, "record collection and id are required")
+	}
+	if !validRef(ref) {
+		return upstream.Errorf(upstream.KindInvalid, "record collection and id must not contain NUL")
+	}
+	return nil
+}
+
+// normField maps an empty field to the default field, the one a dialect
+// without fields uses, and refuses a field holding the key separator.
+func normField(field string) (string, error) {
+	if field == "" {
+		return upstream.DefaultField, nil
+	}
+	if strings.Contains(field, sep) {
+		return "", upstream.Errorf(upstream.KindInvalid, "field name must not contain NUL")
+	}
+	return field, nil
+}

@@ -1,0 +1,148 @@
+package bundled
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/dragoman-gw/dragoman/upstream"
+	bolt "go.etcd.io/bbolt"
+)
+
+// UpdateRecord implements upstream.Store, in one bbolt transaction: any
+// error (an unknown id included) rolls back everything. Blobs of the
+// attachments it deletes are removed after the commit.
+func (s *Store) UpdateRecord(ctx context.Context, ref upstream.RecordRef, u upstream.RecordUpdate) (upstream.Record, error) {
+	if err := checkRef(ref); err != nil {
+		return upstream.Record{}, err
+	}
+	fields, err := checkFields(u.Fields)
+	if err != nil {
+		return upstream.Record{}, err
+	}
+	patch, err := parseData(u.Data)
+	if err != nil {
+		return upstream.Record{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return upstream.Record{}, ctxError(err)
+	}
+
+	var rec upstream.Record
+	var deleted []upstream.Attachment
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		deleted = nil
+		m := metaOf(tx)
+		t := now()
+		r, err := m.touch(ref, t)
+		if err != nil {
+			return err
+		}
+		if patch != nil {
+			if r.Data, err = mergeData(r.Data, patch); err != nil {
+				return err
+			}
+			if err := m.putRecord(r); err != nil {
+				return err
+			}
+		}
+		rec = r
+		deleted, err = setFields(m, ref, fields, t)
+		return err
+	})
+	if err != nil {
+		return upstream.Record{}, classify(err, fmt.Sprintf("update record %s/%s", ref.Collection, ref.ID))
+	}
+	s.removeBlobs(deleted)
+	return rec, nil
+}
+
+// checkFields normalises the field names of an update and refuses an id
+// that is malformed or listed twice (an attachment has one place).
+func checkFields(in map[string][]string) (map[string][]string, error) {
+	out := make(map[string][]string, len(in))
+	seen := map[string]bool{}
+	for name, ids := range in {
+		field, err := normField(name)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := out[field]; dup {
+			return nil, upstream.Errorf(upstream.KindInvalid, "field %q is given twice", field)
+		}
+		for _, id := range ids {
+			if !validID(id) {
+				return nil, upstream.Errorf(upstream.KindInvalid, "attachment %q does not exist", id)
+			}
+			if seen[id] {
+				return nil, upstream.Errorf(upstream.KindInvalid, "attachment %s is listed twice", id)
+			}
+			seen[id] = true
+		}
+		out[field] = ids
+	}
+	return out, nil
+}
+
+// setFields makes each named field of ref hold exactly its listed
+// attachments, positioned in list order, and returns the attachments it
+// deleted. Every listed id is loaded before anything changes, so an unknown
+// one fails the update with KindInvalid.
+func setFields(m meta, ref upstream.RecordRef, fields map[string][]string, t time.Time) ([]upstream.Attachment, error) {
+	names := slices.Sorted(maps.Keys(fields))
+	listed := map[string]upstream.Attachment{}
+	for _, field := range names {
+		for _, id := range fields[field] {
+			a, ok, err := m.attachment(id)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return nil, upstream.Errorf(upstream.KindInvalid, "attachment %s does not exist", id)
+			}
+			listed[id] = a
+		}
+	}
+
+	var deleted []upstream.Attachment
+	for _, field := range names {
+		current, err := m.scan(fieldPrefix(ref, field))
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range current {
+			if _, keep := listed[a.ID]; keep {
+				continue
+			}
+			if err := m.remove(a); err != nil {
+				return nil, err
+			}
+			deleted = append(deleted, a)
+		}
+	}
+
+	for _, field := range names {
+		for i, id := range fields[field] {
+			a := listed[id]
+			if a.Record == ref && a.Field == field && a.Position == int64(i) {
+				continue
+			}
+			if err := m.unindex(a); err != nil {
+				return nil, err
+			}
+			if a.Record != ref {
+				// Losing an attachment is a change to the record it came from.
+				if _, err := m.touch(a.Record, t); err != nil {
+					return nil, err
+				}
+			}
+			a.Record, a.Field, a.Position, a.Modified = ref, field, int64(i), t
+			if err := m.put(a); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return deleted, nil
+}

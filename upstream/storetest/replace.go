@@ -1,0 +1,46 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/dragoman-gw/dragoman/upstream"
+)
+
+func testReplaceSameName(t *testing.T, s upstream.Store) {
+	ctx := context.Background()
+	rec := ref("replace")
+	old := create(t, s, rec, "files", "a.txt", []byte("old"))
+	b := create(t, s, rec, "files", "b.txt", []byte("b"))
+	// Same name in another field: not the same file.
+	other := create(t, s, rec, "other", "a.txt", []byte("other"))
+	// Without ReplaceSameName, names may repeat.
+	dup := create(t, s, rec, "files", "b.txt", []byte("b again"))
+
+	na := upstream.NewAttachment{Record: rec, Field: "files", Name: "a.txt", ReplaceSameName: true}
+	repl, err := s.Create(ctx, na, bytes.NewReader([]byte("new")))
+	skipUnsupported(t, err, "Create with ReplaceSameName")
+	if err != nil {
+		t.Fatalf("Create replacing: %v", err)
+	}
+	if repl.ID == old.ID {
+		t.Fatal("the replacement has the id of the file it replaced")
+	}
+	wantIDs(t, list(t, s, rec), b.ID, dup.ID, repl.ID, other.ID)
+	gone(t, s, old.ID)
+	if got := read(t, s, repl.ID); string(got) != "new" {
+		t.Fatalf("replacement content %q, want %q", got, "new")
+	}
+	if got := read(t, s, other.ID); string(got) != "other" {
+		t.Fatalf("same name in another field: content %q, want %q", got, "other")
+	}
+
+	// Replacing a name that is not there is a plain create.
+	na.Name = "c.txt"
+	c, err := s.Create(ctx, na, bytes.NewReader([]byte("c")))
+	if err != nil {
+		t.Fatalf("Create replacing a name not there: %v", err)
+	}
+	wantIDs(t, list(t, s, rec), b.ID, dup.ID, repl.ID, c.ID, other.ID)
+}
