@@ -1,0 +1,45 @@
+// Command dragoman is the attachment gateway: one binary that serves every
+// dialect in routes.yaml over one store, manages keys and checks routes.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `dragoman: one gateway, five attachment APIs.
+
+Usage:
+  dragoman serve [--listen ADDR] [--data DIR] [--routes FILE] [--upstream bundled]
+  dragoman keys create --data DIR --name NAME [--read-only] [--collections a,b]
+  dragoman keys list --data DIR
+  dragoman routes check [--routes FILE]
+
+Run "dragoman COMMAND -h" for a command's flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches a command line and returns the process exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stderr)
+	case "keys":
+		return keysCommand(args[1:], stdout, stderr)
+	case "routes":
+		return routesCommand(args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "dragoman: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}

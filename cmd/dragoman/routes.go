@@ -1,0 +1,48 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/dragoman-gw/dragoman"
+	"github.com/dragoman-gw/dragoman/translate"
+)
+
+func routesCommand(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "check" {
+		fmt.Fprintln(stderr, "usage: dragoman routes check [--routes FILE]")
+		return 2
+	}
+	fs := flag.NewFlagSet("routes check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("routes", "", "routes.yaml to check (default: the embedded one)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	cfg, name, err := loadRoutes(*file)
+	if err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(stderr, "%s: %s\n", name, line)
+		}
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok: %d dialects (%v)\n", name, len(cfg.Dialects()), cfg.Dialects())
+	return 0
+}
+
+// loadRoutes compiles the routes file, or the embedded one when file is "".
+func loadRoutes(file string) (*translate.Config, string, error) {
+	data, name := dragoman.DefaultRoutes(), "routes.yaml (embedded)"
+	if file != "" {
+		var err error
+		if data, err = os.ReadFile(file); err != nil {
+			return nil, file, err
+		}
+		name = file
+	}
+	cfg, err := translate.Load(data)
+	return cfg, name, err
+}

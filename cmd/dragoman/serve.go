@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/dragoman-gw/dragoman/keys"
+	"github.com/dragoman-gw/dragoman/ratelimit"
+	"github.com/dragoman-gw/dragoman/translate"
+	"github.com/dragoman-gw/dragoman/upstream/bundled"
+)
+
+// serveConfig is everything `dragoman serve` takes from its flags.
+type serveConfig struct {
+	listen        string
+	data          string
+	routes        string
+	upstream      string
+	upstreamToken string
+	rateLimit     float64
+	rateBurst     int
+	// bufferLimit is the largest request body fasthttp reads into memory
+	// before handing it over as a stream; caps are enforced per route.
+	bufferLimit int
+}
+
+func serve(args []string, stderr io.Writer) int {
+	var sc serveConfig
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&sc.listen, "listen", "127.0.0.1:8080", "address to listen on")
+	fs.StringVar(&sc.data, "data", "./data", "data directory (store, blobs, keys)")
+	fs.StringVar(&sc.routes, "routes", "", "routes.yaml replacing the embedded one")
+	fs.StringVar(&sc.upstream, "upstream", "bundled", "the store behind the gateway: bundled, or DIALECT+URL")
+	fs.StringVar(&sc.upstreamToken, "upstream-token", "", "credential for a remote upstream")
+	fs.Float64Var(&sc.rateLimit, "rate-limit", 200, "requests per second per key (0: no limit)")
+	fs.IntVar(&sc.rateBurst, "rate-burst", 400, "requests a key may make at once before the rate applies")
+	fs.IntVar(&sc.bufferLimit, "buffer-limit", 1<<20, "request bodies up to this size are read into memory; larger ones stream")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if err := runServer(sc, log); err != nil {
+		log.Error("serve failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func runServer(sc serveConfig, log *slog.Logger) error {
+	cfg, name, err := loadRoutes(sc.routes)
+	if err != nil {
+		return fmt.Errorf("load %s: %w", name, err)
+	}
+	if sc.upstream != "bundled" {
+		return fmt.Errorf("upstream %q: only the bundled store is available in this version", sc.upstream)
+	}
+	if err := os.MkdirAll(sc.data, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	store, err := bundled.Open(filepath.Join(sc.data, "store"))
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer store.Close()
+	ring, err := keys.OpenRing(sc.data)
+	if err != nil {
+		return fmt.Errorf("open keys: %w", err)
+	}
+	opts := translate.Options{Store: store, Auth: keyAuth{ring}, Logger: log}
+	if sc.rateLimit > 0 {
+		opts.Limiter = ratelimit.New(sc.rateLimit, sc.rateBurst)
+	}
+	gw := translate.NewGateway(cfg, opts)
+
+	app := fiber.New(fiber.Config{
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		BodyLimit:                    sc.bufferLimit,
+		DisableStartupMessage:        true,
+		IdleTimeout:                  120 * time.Second,
+		ReadBufferSize:               16 << 10,
+		ErrorHandler: func(c *fiber.Ctx, err error) error {
+			var fe *fiber.Error
+			if errors.As(err, &fe) {
+				return c.Status(fe.Code).SendString(fe.Message)
+			}
+			log.Error("unhandled error", "path", c.Path(), "err", err)
+			return c.Status(fiber.StatusInternalServerError).SendString("internal error")
+		},
+	})
+	app.Get("/healthz", func(c *fiber.Ctx) error {
+		if err := store.Ping(c.Context()); err != nil {
+			return c.Status(fiber.StatusServiceUnavailable).SendString("store unavailable")
+		}
+		return c.SendString("ok")
+	})
+	gw.Mount(app)
+
+	ln, err := net.Listen("tcp", sc.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", sc.listen, err)
+	}
+	log.Info("dragoman serving", "addr", ln.Addr().String(), "data", sc.data, "routes", name,
+		"dialects", strings.Join(cfg.Dialects(), ","))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- app.Listener(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	if err := app.ShutdownWithTimeout(30 * time.Second); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return <-served
+}
+
+// keyAuth adapts the key ring to the gateway's Authenticator.
+type keyAuth struct{ ring *keys.Ring }
+
+func (k keyAuth) Authenticate(secret string) (translate.Caller, bool) {
+	key, ok := k.ring.Authenticate(secret)
+	if !ok {
+		return nil, false
+	}
+	return caller{key}, true
+}
+
+type caller struct{ key keys.Key }
+
+func (c caller) Name() string                   { return c.key.Name }
+func (c caller) CanRead(collection string) bool { return c.key.CanRead(collection) }
+func (c caller) CanEdit(collection string) bool { return c.key.CanEdit(collection) }

@@ -1,0 +1,102 @@
+package translate
+
+import (
+	"bytes"
+	"errors"
+	"io"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/dragoman-gw/dragoman/upstream"
+)
+
+// drainLimit is how much of an unread request body the server reads and
+// throws away before answering an error. Closing a socket with unread data
+// makes the kernel send a reset, and clients then see "connection reset"
+// instead of the 413 or 400; past this much it closes the connection anyway.
+const drainLimit = 32 << 20
+
+// requestBody returns the request body as a stream. fasthttp hands over
+// small bodies whole and streams larger ones; both look the same here.
+func requestBody(c *fiber.Ctx) io.Reader {
+	if s := c.Context().RequestBodyStream(); s != nil {
+		return s
+	}
+	return bytes.NewReader(c.Request().Body())
+}
+
+// declaredLength is the request's Content-Length, or -1 when it has none.
+func declaredLength(c *fiber.Ctx) int64 {
+	n := c.Request().Header.ContentLength()
+	if n < 0 {
+		return -1
+	}
+	return int64(n)
+}
+
+// readJSONBody reads a whole JSON body of at most max bytes (0: no cap).
+// An oversize body is refused from its Content-Length before any of it is
+// read, and by counting when it has none.
+func readJSONBody(c *fiber.Ctx, max int64) ([]byte, error) {
+	if n := declaredLength(c); max > 0 && n > max {
+		return nil, tooLarge(max)
+	}
+	r := requestBody(c)
+	if max > 0 {
+		r = io.LimitReader(r, max+1)
+	}
+	body, err := io.ReadAll(r)
+	if err != nil {
+		return nil, upstream.Wrap(upstream.KindInvalid, err, "could not read the request body")
+	}
+	if max > 0 && int64(len(body)) > max {
+		return nil, tooLarge(max)
+	}
+	return body, nil
+}
+
+// cappedReader fails with a too_large error once more than max bytes
+// have been read, so a body without Content-Length cannot exceed a cap.
+type cappedReader struct {
+	r   io.Reader
+	max int64
+	n   int64
+}
+
+func (c *cappedReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.n > c.max {
+		return n, tooLarge(c.max)
+	}
+	return n, err
+}
+
+// rawBody returns the request body as a stream capped at max (0: no cap).
+func rawBody(c *fiber.Ctx, max int64) (io.Reader, error) {
+	if n := declaredLength(c); max > 0 && n > max {
+		return nil, tooLarge(max)
+	}
+	r := requestBody(c)
+	if max > 0 {
+		r = &cappedReader{r: r, max: max}
+	}
+	return r, nil
+}
+
+func tooLarge(max int64) error {
+	return upstream.Errorf(upstream.KindTooLarge, "request body is larger than %d bytes", max)
+}
+
+// discardBody reads and drops what is left of the request body, so that
+// an early error answer reaches the client (see drainLimit).
+func discardBody(c *fiber.Ctx) {
+	s := c.Context().RequestBodyStream()
+	if s == nil {
+		return
+	}
+	n, err := io.CopyN(io.Discard, s, drainLimit)
+	if n == drainLimit || (err != nil && !errors.Is(err, io.EOF)) {
+		c.Context().SetConnectionClose()
+	}
+}

@@ -1,0 +1,136 @@
+package translate
+
+import (
+	"encoding/base64"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+
+	"github.com/dragoman-gw/dragoman/upstream"
+)
+
+// DecodeBase64 decodes standard base64, padded or not. Line breaks are
+// tolerated (some clients wrap at 76 columns); anything else that is not
+// base64 is an invalid-input error.
+func DecodeBase64(s []byte) ([]byte, error) {
+	out := make([]byte, base64.StdEncoding.DecodedLen(len(s)))
+	n, err := base64.StdEncoding.Decode(out, s)
+	if err != nil {
+		// Unpadded input is common from JavaScript clients.
+		n, err = base64.RawStdEncoding.Decode(out, s)
+		if err != nil {
+			return nil, upstream.Errorf(upstream.KindInvalid, "invalid base64 data")
+		}
+	}
+	return out[:n], nil
+}
+
+// DataURI is a decoded RFC 2397 data URI.
+type DataURI struct {
+	Type string
+	Data []byte
+}
+
+// ParseDataURI decodes "data:[<type>][;param...][;base64],<data>".
+func ParseDataURI(s []byte) (DataURI, error) {
+	const prefix = "data:"
+	if len(s) < len(prefix) || !strings.EqualFold(string(s[:len(prefix)]), prefix) {
+		return DataURI{}, upstream.Errorf(upstream.KindInvalid, "file is not a data URI")
+	}
+	s = s[len(prefix):]
+	comma := strings.IndexByte(string(s[:min(len(s), 1024)]), ',')
+	if comma < 0 {
+		return DataURI{}, upstream.Errorf(upstream.KindInvalid, "data URI has no ','")
+	}
+	meta, payload := string(s[:comma]), s[comma+1:]
+	isBase64 := false
+	if strings.HasSuffix(strings.ToLower(meta), ";base64") {
+		isBase64 = true
+		meta = meta[:len(meta)-len(";base64")]
+	}
+	typ := meta
+	if typ == "" {
+		typ = "text/plain;charset=US-ASCII"
+	} else if _, _, err := mime.ParseMediaType(typ); err != nil {
+		return DataURI{}, upstream.Errorf(upstream.KindInvalid, "data URI has a malformed media type")
+	}
+	if isBase64 {
+		data, err := DecodeBase64(payload)
+		if err != nil {
+			return DataURI{}, err
+		}
+		return DataURI{Type: typ, Data: data}, nil
+	}
+	data, err := url.PathUnescape(string(payload))
+	if err != nil {
+		return DataURI{}, upstream.Errorf(upstream.KindInvalid, "data URI has malformed percent-encoding")
+	}
+	return DataURI{Type: typ, Data: []byte(data)}, nil
+}
+
+// genericTypes are MIME types that say nothing about the content; a route
+// that sniffs replaces them.
+var genericTypes = map[string]bool{
+	"":                                  true,
+	"application/octet-stream":          true,
+	"application/x-www-form-urlencoded": true,
+	"binary/octet-stream":               true,
+}
+
+func isGenericType(t string) bool {
+	mt, _, err := mime.ParseMediaType(t)
+	if err != nil {
+		return t == "" || genericTypes[strings.ToLower(t)]
+	}
+	return genericTypes[mt]
+}
+
+// SniffType guesses a MIME type from the first bytes of the content and,
+// when those say nothing, from the name's extension.
+func SniffType(head []byte, name string) string {
+	t := http.DetectContentType(head)
+	if t == "application/octet-stream" || (len(head) == 0 && name != "") {
+		if byExt := mime.TypeByExtension(path.Ext(name)); byExt != "" {
+			return byExt
+		}
+	}
+	return t
+}
+
+// base64Reader encodes another reader's bytes as standard base64 while
+// they are read, so a download into a JSON body never holds the file.
+type base64Reader struct {
+	src  io.Reader
+	in   []byte // raw bytes, a multiple of 3 except at EOF
+	out  []byte // encoded bytes not yet returned
+	err  error
+	done bool
+}
+
+func newBase64Reader(src io.Reader) *base64Reader {
+	return &base64Reader{src: src, in: make([]byte, 48*1024)}
+}
+
+func (r *base64Reader) Read(p []byte) (int, error) {
+	for len(r.out) == 0 {
+		if r.done {
+			return 0, r.err
+		}
+		n, err := io.ReadFull(r.src, r.in)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			r.done, r.err = true, io.EOF
+		} else if err != nil {
+			r.done, r.err = true, err
+			n = n - n%3 // never emit padding in the middle of a failed stream
+		}
+		if n > 0 {
+			r.out = base64.StdEncoding.AppendEncode(r.out[:0], r.in[:n])
+		}
+	}
+	n := copy(p, r.out)
+	r.out = r.out[n:]
+	return n, nil
+}

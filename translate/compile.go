@@ -1,0 +1,436 @@
+package translate
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/dragoman-gw/dragoman/upstream"
+)
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Canonical operations a route can be.
+const (
+	opCreate       = "create"
+	opList         = "list"
+	opStat         = "stat"
+	opDownload     = "download"
+	opDelete       = "delete"
+	opRecordGet    = "record.get"
+	opRecordUpdate = "record.update"
+)
+
+var knownOps = map[string]bool{opCreate: true, opList: true, opStat: true, opDownload: true,
+	opDelete: true, opRecordGet: true, opRecordUpdate: true}
+
+// knownTargets are the canonical values a binding may fill.
+var knownTargets = map[string]bool{"record.collection": true, "record.id": true, "field": true,
+	"name": true, "type": true, "content": true, "id": true, "tags": true, "title": true,
+	"description": true, "category": true, "status": true, "external_id": true, "data": true}
+
+var knownCodecs = map[string]bool{"": true, "base64": true, "datauri": true, "dirname": true, "basename": true}
+
+var pathParamRE = regexp.MustCompile(`:[A-Za-z_][A-Za-z0-9_]*`)
+
+// Config is a checked, compiled routes.yaml: every path, binding and
+// template is compiled once, at start.
+type Config struct {
+	file     *File
+	dialects []*compiledDialect
+}
+
+// Dialects returns the compiled dialect names in a stable order.
+func (c *Config) Dialects() []string {
+	out := make([]string, len(c.dialects))
+	for i, d := range c.dialects {
+		out[i] = d.name
+	}
+	return out
+}
+
+// compiledDialect is one dialect ready to serve.
+type compiledDialect struct {
+	name         string
+	spec         *Dialect
+	ids          *idFormat
+	defaultField string
+	errStatus    map[upstream.Kind]int
+	errBody      tmpl
+	shapes       map[string]*tObject
+	// shapeIDKeys maps a shape to the key that carries $id, for reading
+	// attachment objects back from requests.
+	shapeIDKeys map[string]string
+	routes      []*compiledRoute
+}
+
+// compiledRoute is one route ready to serve.
+type compiledRoute struct {
+	d        *compiledDialect
+	spec     *RouteSpec
+	fullPath string
+	binds    []*binding
+	byTarget map[string]*binding
+	messages map[upstream.Kind]string
+
+	respBody     tmpl
+	usesContent  bool
+	usesFiles    bool
+	usesRecord   bool
+	contentType  string
+	status       int
+	listScope    string
+	rawContent   bool
+	maxContent   int64
+	bodyMax      int64
+	replaceNames bool
+}
+
+// binding is one compiled BindSpec.
+type binding struct {
+	target   string
+	source   string // path, query, header, body, bodyjson, const
+	arg      string
+	codec    string
+	required bool
+	max      int64
+	maxLen   int
+	def      string
+	sniff    bool
+	files    string
+	messages map[string]string
+}
+
+// Load parses and compiles routes.yaml, reporting every problem found, each
+// with its line number.
+func Load(data []byte) (*Config, error) {
+	f, err := Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	return Compile(f)
+}
+
+// Compile checks and compiles a parsed routes.yaml.
+func Compile(f *File) (*Config, error) {
+	var errs []error
+	fail := func(line int, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("line %d: %s", line, fmt.Sprintf(format, args...)))
+	}
+	if f.Version != 1 {
+		fail(f.line("version"), "version must be 1, not %d", f.Version)
+	}
+	if len(f.Dialects) == 0 {
+		fail(f.line("dialects"), "no dialects")
+	}
+	cfg := &Config{file: f}
+	seen := map[string]string{} // method + normalized path -> dialect.route
+	for _, name := range f.DialectNames() {
+		d := compileDialect(f, name, fail)
+		if d == nil {
+			continue
+		}
+		for i, r := range d.routes {
+			key := r.spec.Method + " " + pathParamRE.ReplaceAllString(r.fullPath, ":")
+			if prev, ok := seen[key]; ok {
+				fail(f.line("dialects", name, "routes", i, "path"), "route %s.%s clashes with %s: both are %s", name, r.spec.Name, prev, key)
+			}
+			seen[key] = name + "." + r.spec.Name
+		}
+		cfg.dialects = append(cfg.dialects, d)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return cfg, nil
+}
+
+func compileDialect(f *File, name string, fail func(int, string, ...any)) *compiledDialect {
+	spec := f.Dialects[name]
+	at := func(path ...any) int { return f.line(append([]any{"dialects", name}, path...)...) }
+	if spec == nil {
+		fail(at(), "dialect %s is empty", name)
+		return nil
+	}
+	d := &compiledDialect{name: name, spec: spec, defaultField: spec.DefaultField,
+		errStatus: map[upstream.Kind]int{}, shapes: map[string]*tObject{}, shapeIDKeys: map[string]string{}}
+	if d.defaultField == "" {
+		d.defaultField = upstream.DefaultField
+	}
+	if !strings.HasPrefix(spec.Mount, "/") || strings.HasSuffix(spec.Mount, "/") {
+		fail(at("mount"), "dialect %s: mount %q must start with '/' and not end with one", name, spec.Mount)
+	}
+	if spec.Credential.Header == "" {
+		fail(at("credential"), "dialect %s: credential.header is required", name)
+	}
+	if spec.IDFormat != nil {
+		ids, err := newIDFormat(spec.IDFormat)
+		if err != nil {
+			fail(at("id_format"), "dialect %s: %v", name, err)
+		}
+		d.ids = ids
+	}
+	for _, k := range upstream.Kinds() {
+		st, ok := spec.Errors.Status[string(k)]
+		if !ok {
+			fail(at("errors", "status"), "dialect %s: errors.status does not map kind %s", name, k)
+			continue
+		}
+		d.errStatus[k] = st
+	}
+	for k, st := range spec.Errors.Status {
+		if !isKnownKind(k) {
+			fail(at("errors", "status", k), "dialect %s: unknown error kind %q", name, k)
+		}
+		if st < 400 || st > 599 {
+			fail(at("errors", "status", k), "dialect %s: status %d for %s is not an error status", name, st, k)
+		}
+	}
+	if spec.Errors.JSON != nil {
+		tc := &templateCompiler{shapes: d.shapes}
+		t, err := tc.compile(&spec.Errors.JSON.node)
+		if err != nil {
+			fail(at("errors", "json"), "dialect %s: errors.json: %v", name, err)
+		}
+		d.errBody = t
+	}
+	for shapeName, node := range spec.Shapes {
+		if node == nil || node.node.Kind != yaml.MappingNode {
+			fail(at("shapes", shapeName), "dialect %s: shape %s must be a mapping", name, shapeName)
+			continue
+		}
+		tc := &templateCompiler{shapes: d.shapes}
+		obj, err := tc.compileObject(&node.node)
+		if err != nil {
+			fail(at("shapes", shapeName), "dialect %s: shape %s: %v", name, shapeName, err)
+			continue
+		}
+		d.shapes[shapeName] = obj
+		for i, k := range obj.keys {
+			if te, ok := obj.vals[i].(*tExpr); ok && strings.HasPrefix(te.x.src, "$id") {
+				d.shapeIDKeys[shapeName] = k
+			}
+		}
+		if tc.usesFiles || tc.usesRecord {
+			fail(at("shapes", shapeName), "dialect %s: shape %s must not list files or records", name, shapeName)
+		}
+	}
+	for i, rs := range spec.Routes {
+		r := compileRoute(d, rs, func(path ...any) int { return at(append([]any{"routes", i}, path...)...) }, fail)
+		if r != nil {
+			d.routes = append(d.routes, r)
+		}
+	}
+	return d
+}
+
+func isKnownKind(k string) bool {
+	for _, kk := range upstream.Kinds() {
+		if string(kk) == k {
+			return true
+		}
+	}
+	return false
+}
+
+func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail func(int, string, ...any)) *compiledRoute {
+	where := d.name + "." + rs.Name
+	if rs.Name == "" {
+		fail(at(), "dialect %s: a route has no name", d.name)
+		where = d.name + ".?"
+	}
+	r := &compiledRoute{d: d, spec: rs, fullPath: d.spec.Mount + rs.Path, byTarget: map[string]*binding{},
+		messages: map[upstream.Kind]string{}, status: rs.Response.Status, listScope: rs.Response.List,
+		maxContent: int64(rs.Response.MaxContent), bodyMax: int64(rs.Body.Max), contentType: rs.Response.ContentType}
+	switch rs.Method {
+	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+	default:
+		fail(at("method"), "route %s: method %q is not GET, POST, PUT, PATCH or DELETE", where, rs.Method)
+	}
+	if !strings.HasPrefix(rs.Path, "/") {
+		fail(at("path"), "route %s: path %q must start with '/'", where, rs.Path)
+	}
+	if !knownOps[rs.Op] {
+		fail(at("op"), "route %s: unknown operation %q", where, rs.Op)
+	}
+	if rs.Scope != "read" && rs.Scope != "edit" {
+		fail(at("scope"), "route %s: scope must be read or edit, not %q", where, rs.Scope)
+	}
+	switch rs.Replace {
+	case "":
+	case "name":
+		r.replaceNames = true
+	default:
+		fail(at("replace"), "route %s: replace must be name, not %q", where, rs.Replace)
+	}
+	switch rs.Body.Kind {
+	case "", "none", "json", "raw":
+	default:
+		fail(at("body", "kind"), "route %s: body kind %q: want none, json or raw", where, rs.Body.Kind)
+	}
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	if r.status < 200 || r.status > 299 {
+		fail(at("response", "status"), "route %s: response status %d is not a success", where, r.status)
+	}
+	for k, msg := range rs.Messages {
+		if !isKnownKind(k) {
+			fail(at("messages", k), "route %s: unknown error kind %q", where, k)
+		}
+		r.messages[upstream.Kind(k)] = msg
+	}
+	params := map[string]bool{}
+	for _, p := range pathParamRE.FindAllString(rs.Path, -1) {
+		params[p[1:]] = true
+	}
+	if strings.HasSuffix(rs.Path, "*") {
+		params["*"] = true
+	}
+	for _, target := range sortedKeys(rs.Bind) {
+		b := compileBinding(r, target, rs.Bind[target], params, func(format string, args ...any) {
+			fail(at("bind", target), "route %s: bind %s: %s", where, target, fmt.Sprintf(format, args...))
+		})
+		if b != nil {
+			r.binds = append(r.binds, b)
+			r.byTarget[target] = b
+		}
+	}
+	need := map[string][]string{
+		opCreate:       {"record.collection", "record.id"},
+		opList:         {"record.collection", "record.id"},
+		opRecordGet:    {"record.collection", "record.id"},
+		opRecordUpdate: {"record.collection", "record.id"},
+	}
+	for _, t := range need[rs.Op] {
+		if r.byTarget[t] == nil {
+			fail(at("bind"), "route %s: operation %s needs a binding for %s", where, rs.Op, t)
+		}
+	}
+	switch rs.Op {
+	case opStat, opDownload, opDelete:
+		if r.byTarget["id"] == nil && (r.byTarget["name"] == nil || r.byTarget["record.id"] == nil) {
+			fail(at("bind"), "route %s: operation %s needs id, or record and name", where, rs.Op)
+		}
+	case opCreate:
+		if r.byTarget["name"] == nil && r.byTarget["title"] == nil {
+			fail(at("bind"), "route %s: create needs a name or a title", where)
+		}
+	}
+	switch rs.Response.Content {
+	case "":
+	case "raw":
+		r.rawContent = true
+		if rs.Op != opDownload {
+			fail(at("response", "content"), "route %s: content: raw is only for download routes", where)
+		}
+		if rs.Response.JSON != nil {
+			fail(at("response", "json"), "route %s: a raw content response has no json", where)
+		}
+	default:
+		fail(at("response", "content"), "route %s: content must be raw, not %q", where, rs.Response.Content)
+	}
+	switch r.listScope {
+	case "", "field", "record":
+	default:
+		fail(at("response", "list"), "route %s: list must be field or record, not %q", where, r.listScope)
+	}
+	if rs.Response.JSON != nil {
+		tc := &templateCompiler{shapes: d.shapes, allowContent: rs.Op == opDownload}
+		t, err := tc.compile(&rs.Response.JSON.node)
+		if err != nil {
+			fail(at("response", "json"), "route %s: %v", where, err)
+		}
+		r.respBody, r.usesContent, r.usesFiles, r.usesRecord = t, tc.usesContent, tc.usesFiles, tc.usesRecord
+		if tc.usesID && d.ids == nil {
+			fail(at("response", "json"), "route %s: uses $id but dialect %s has no id_format", where, d.name)
+		}
+		if r.contentType == "" {
+			r.contentType = "application/json; charset=utf-8"
+		}
+		if tc.usesFiles && r.listScope == "" && rs.Op != opList && rs.Op != opRecordGet && rs.Op != opRecordUpdate {
+			fail(at("response", "json"), "route %s: $files needs response.list (field or record) after %s", where, rs.Op)
+		}
+	}
+	if d.ids == nil && r.byTarget["id"] != nil {
+		fail(at("bind", "id"), "route %s: binds id but dialect %s has no id_format", where, d.name)
+	}
+	return r
+}
+
+func compileBinding(r *compiledRoute, target string, bs *BindSpec, params map[string]bool, fail func(string, ...any)) *binding {
+	if !knownTargets[target] {
+		fail("unknown canonical value %q", target)
+		return nil
+	}
+	if bs == nil {
+		fail("empty binding")
+		return nil
+	}
+	b := &binding{target: target, codec: bs.Codec, required: bs.Required, max: int64(bs.Max),
+		maxLen: bs.MaxLen, def: bs.Default, sniff: bs.Sniff, files: bs.Files, messages: bs.Messages}
+	src, arg, _ := strings.Cut(bs.From, ".")
+	switch {
+	case bs.From == "body":
+		b.source = "body"
+		if r.spec.Body.Kind != "raw" {
+			fail("from: body needs body kind raw")
+		}
+		if target != "content" {
+			fail("only content can come from the raw body")
+		}
+	case src == "body":
+		b.source, b.arg = "bodyjson", arg
+		if r.spec.Body.Kind != "json" {
+			fail("from: body.%s needs body kind json", arg)
+		}
+	case src == "path":
+		b.source, b.arg = "path", arg
+		if !params[arg] {
+			fail("path %q has no parameter %q", r.spec.Path, arg)
+		}
+	case src == "query" || src == "header":
+		b.source, b.arg = src, arg
+		if arg == "" {
+			fail("from: %s. needs a name", src)
+		}
+	case strings.HasPrefix(bs.From, "const:"):
+		b.source, b.arg = "const", strings.TrimPrefix(bs.From, "const:")
+	default:
+		fail("from %q: want path.P, query.Q, header.H, body.PATH, body or const:VALUE", bs.From)
+	}
+	if !knownCodecs[b.codec] {
+		fail("unknown codec %q", b.codec)
+	}
+	if (b.codec == "base64" || b.codec == "datauri") && target != "content" {
+		fail("codec %s only decodes content", b.codec)
+	}
+	if target == "content" && b.source == "bodyjson" && b.codec == "" {
+		fail("content from a JSON body needs codec base64 or datauri")
+	}
+	if b.files != "" {
+		if _, ok := r.d.spec.Shapes[b.files]; !ok {
+			fail("files: unknown shape %q", b.files)
+		} else if target != "data" {
+			fail("files: only a data binding holds attachment objects")
+		}
+	}
+	for k := range b.messages {
+		if k != "missing" && k != "too_long" && k != "invalid" {
+			fail("messages: unknown key %q (want missing, too_long or invalid)", k)
+		}
+	}
+	return b
+}

@@ -1,0 +1,229 @@
+// Package translate turns routes.yaml, the description of every dialect
+// dragoman speaks, into fiber handlers that decode a dialect's requests into
+// canonical store operations and encode the results back into the dialect's
+// shapes.
+//
+// Only generic mechanisms live here: body kinds, codecs, id formats,
+// expression templates and error mapping. Which dialect uses which is data.
+package translate
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// File is the decoded routes.yaml.
+type File struct {
+	Version  int                 `yaml:"version"`
+	Dialects map[string]*Dialect `yaml:"dialects"`
+
+	// root keeps the document's nodes so that checks can name line numbers.
+	root *yaml.Node
+}
+
+// Dialect describes one vendor API.
+type Dialect struct {
+	Title        string               `yaml:"title"`
+	Mount        string               `yaml:"mount"`
+	Credential   Credential           `yaml:"credential"`
+	IDFormat     *IDFormatSpec        `yaml:"id_format"`
+	DefaultField string               `yaml:"default_field"`
+	Errors       ErrorSpec            `yaml:"errors"`
+	Shapes       map[string]*Template `yaml:"shapes"`
+	Routes       []*RouteSpec         `yaml:"routes"`
+}
+
+// Credential says where a dialect's clients put their key.
+type Credential struct {
+	Header string `yaml:"header"`
+	// Scheme is a prefix such as "Bearer" that precedes the token.
+	Scheme string `yaml:"scheme"`
+	// SchemeOptional accepts the bare token too.
+	SchemeOptional bool `yaml:"scheme_optional"`
+}
+
+// IDFormatSpec says how canonical ids look in a dialect.
+type IDFormatSpec struct {
+	// Alphabet is hex, urlsafe or uuid.
+	Alphabet string `yaml:"alphabet"`
+	// Length is the number of symbols (ignored for uuid).
+	Length int `yaml:"length"`
+	// Template wraps the encoded id, e.g. "/uploads/{id}-{name}".
+	Template string `yaml:"template"`
+}
+
+// ErrorSpec maps canonical error kinds to a dialect's error responses.
+type ErrorSpec struct {
+	// Status maps every canonical kind to an HTTP status.
+	Status map[string]int `yaml:"status"`
+	// JSON is the body template; absent means an empty body.
+	JSON *Template `yaml:"json"`
+	// Header, when set, carries the message in that response header.
+	Header string `yaml:"header"`
+}
+
+// RouteSpec is one route of a dialect.
+type RouteSpec struct {
+	Name   string `yaml:"name"`
+	Method string `yaml:"method"`
+	Path   string `yaml:"path"`
+	Op     string `yaml:"op"`
+	// Scope is read or edit: the permission a key needs.
+	Scope string `yaml:"scope"`
+	// Replace, when "name", makes a create replace a same-named attachment.
+	Replace  string               `yaml:"replace"`
+	Body     BodySpec             `yaml:"body"`
+	Bind     map[string]*BindSpec `yaml:"bind"`
+	Messages map[string]string    `yaml:"messages"`
+	Response ResponseSpec         `yaml:"response"`
+}
+
+// BodySpec says what a route's request body is.
+type BodySpec struct {
+	// Kind is none, json or raw.
+	Kind string `yaml:"kind"`
+	// Max caps the body in bytes; larger bodies are too_large.
+	Max ByteSize `yaml:"max"`
+}
+
+// BindSpec binds one canonical value to a source in the request.
+type BindSpec struct {
+	From     string   `yaml:"from"`
+	Codec    string   `yaml:"codec"`
+	Required bool     `yaml:"required"`
+	Max      ByteSize `yaml:"max"`
+	MaxLen   int      `yaml:"max_len"`
+	Default  string   `yaml:"default"`
+	// Sniff fills an empty or generic MIME type from the content.
+	Sniff bool `yaml:"sniff"`
+	// Files names the shape whose objects, inside this JSON value, are
+	// attachments (a record update's file fields).
+	Files string `yaml:"files"`
+	// Messages override the client message per failure (missing, too_long, invalid).
+	Messages map[string]string `yaml:"messages"`
+}
+
+// ResponseSpec says how a route answers on success.
+type ResponseSpec struct {
+	Status      int    `yaml:"status"`
+	ContentType string `yaml:"content_type"`
+	// List, when "field" or "record", lists that scope after the operation
+	// so the template can render $files.
+	List string `yaml:"list"`
+	// Content, when "raw", streams the attachment's bytes as the body.
+	Content string `yaml:"content"`
+	// MaxContent caps what may be read back through this route.
+	MaxContent ByteSize  `yaml:"max_content"`
+	JSON       *Template `yaml:"json"`
+}
+
+// Template is a JSON response template, kept as YAML nodes until it is
+// compiled (see template.go for its syntax).
+type Template struct{ node yaml.Node }
+
+// UnmarshalYAML keeps the node as it is.
+func (t *Template) UnmarshalYAML(n *yaml.Node) error {
+	t.node = *n
+	return nil
+}
+
+// ByteSize is a size in bytes written as 10MiB, 64KiB, 1GB or a plain number.
+type ByteSize int64
+
+// UnmarshalYAML reads a size with an optional unit.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseByteSize(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*b = ByteSize(v)
+	return nil
+}
+
+// ParseByteSize parses "10MiB", "512KB", "1GiB" or "12345".
+func ParseByteSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000}, {"B", 1}}
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("bad size %q: want a whole number with an optional unit (KiB, MiB, GiB, KB, MB, GB)", s)
+	}
+	return n * mult, nil
+}
+
+// Parse decodes routes.yaml strictly: unknown keys are errors that name
+// their line. It does not check the content; Compile does.
+func Parse(data []byte) (*File, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var f File
+	if err := dec.Decode(&f); err != nil {
+		return nil, err
+	}
+	f.root = &root
+	return &f, nil
+}
+
+// DialectNames returns the dialect names in a stable order.
+func (f *File) DialectNames() []string {
+	names := make([]string, 0, len(f.Dialects))
+	for n := range f.Dialects {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// line finds the line of the node at a path of mapping keys and sequence
+// indexes below the document root, or of the deepest node that exists.
+func (f *File) line(path ...any) int {
+	if f.root == nil || len(f.root.Content) == 0 {
+		return 0
+	}
+	n := f.root.Content[0]
+	line := n.Line
+	for _, p := range path {
+		var next *yaml.Node
+		switch k := p.(type) {
+		case string:
+			if n.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if n.Content[i].Value == k {
+						line = n.Content[i].Line
+						next = n.Content[i+1]
+						break
+					}
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && k < len(n.Content) {
+				next = n.Content[k]
+				line = next.Line
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+	}
+	return line
+}

@@ -1,0 +1,150 @@
+package translate
+
+import (
+	"log/slog"
+	"sort"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/dragoman-gw/dragoman/upstream"
+)
+
+// Caller is the authenticated client of a request.
+type Caller interface {
+	// Name identifies the key; it becomes the owner of what it creates.
+	Name() string
+	CanRead(collection string) bool
+	CanEdit(collection string) bool
+}
+
+// Authenticator checks a presented secret and returns its caller.
+type Authenticator interface {
+	Authenticate(secret string) (Caller, bool)
+}
+
+// Limiter decides whether a caller may make one more request now.
+type Limiter interface {
+	Allow(callerName string) bool
+}
+
+// Options configure a Gateway.
+type Options struct {
+	Store upstream.Store
+	Auth  Authenticator
+	// Limiter, if set, rate-limits each key.
+	Limiter Limiter
+	Logger  *slog.Logger
+}
+
+// Gateway serves every dialect of a Config over one store.
+type Gateway struct {
+	cfg  *Config
+	opts Options
+	log  *slog.Logger
+}
+
+// NewGateway builds a gateway; the config is already compiled, so nothing
+// here can fail per request for reasons of configuration.
+func NewGateway(cfg *Config, opts Options) *Gateway {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Gateway{cfg: cfg, opts: opts, log: log}
+}
+
+// Mount registers every dialect's routes on app, then a catch-all per mount
+// so that unknown paths get the dialect's own not-found answer.
+func (g *Gateway) Mount(app fiber.Router) {
+	for _, d := range g.cfg.dialects {
+		for _, r := range d.routes {
+			app.Add(r.spec.Method, r.fullPath, g.handler(r))
+		}
+	}
+	// Longest mount first: "/api/v1" must win over "/api".
+	ds := append([]*compiledDialect(nil), g.cfg.dialects...)
+	sort.SliceStable(ds, func(i, j int) bool { return len(ds[i].spec.Mount) > len(ds[j].spec.Mount) })
+	for _, d := range ds {
+		d := d
+		notFound := func(c *fiber.Ctx) error {
+			discardBody(c)
+			return g.writeError(c, d, nil, upstream.Errorf(upstream.KindNotFound, "no such endpoint"))
+		}
+		app.All(d.spec.Mount, notFound)
+		app.All(d.spec.Mount+"/*", notFound)
+	}
+}
+
+// handler builds the pipeline of one route: auth, limits, decode,
+// operation, encode. Everything route-specific was compiled already.
+func (g *Gateway) handler(r *compiledRoute) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		caller, err := g.authenticate(c, r.d)
+		if err == nil && g.opts.Limiter != nil && !g.opts.Limiter.Allow(caller.Name()) {
+			err = upstream.Errorf(upstream.KindRateLimited, "rate limit exceeded")
+		}
+		var b *bound
+		if err == nil {
+			b, err = r.decode(c)
+		}
+		if err == nil {
+			err = checkScope(r, b, caller)
+		}
+		var res *result
+		if err == nil {
+			res, err = r.run(c.Context(), g.opts.Store, b, caller)
+		}
+		if err != nil {
+			discardBody(c)
+			return g.writeError(c, r.d, r, err)
+		}
+		return g.respond(c, r, b, res)
+	}
+}
+
+// authenticate reads the dialect's credential header.
+func (g *Gateway) authenticate(c *fiber.Ctx, d *compiledDialect) (Caller, error) {
+	cred := d.spec.Credential
+	v := strings.TrimSpace(c.Get(cred.Header))
+	if v == "" {
+		return nil, upstream.Errorf(upstream.KindUnauthorized, "missing credentials in %s", cred.Header)
+	}
+	if cred.Scheme != "" {
+		scheme, rest, ok := strings.Cut(v, " ")
+		switch {
+		case ok && strings.EqualFold(scheme, cred.Scheme):
+			v = strings.TrimSpace(rest)
+		case !cred.SchemeOptional:
+			return nil, upstream.Errorf(upstream.KindUnauthorized, "credentials must be %s <token>", cred.Scheme)
+		}
+	}
+	caller, ok := g.opts.Auth.Authenticate(v)
+	if !ok {
+		return nil, upstream.Errorf(upstream.KindUnauthorized, "invalid credentials")
+	}
+	return caller, nil
+}
+
+// checkScope enforces the key's read/edit scope on the collection the
+// request names; operations by id check the attachment's own collection
+// again once they have found it.
+func checkScope(r *compiledRoute, b *bound, caller Caller) error {
+	col, named := b.strs["record.collection"]
+	if r.spec.Scope == "edit" {
+		if !named {
+			col = ""
+		}
+		if !caller.CanEdit(col) {
+			if named && !caller.CanRead(col) {
+				return forbidden()
+			}
+			return upstream.Errorf(upstream.KindForbidden, "this key is read-only")
+		}
+		return nil
+	}
+	if named && !caller.CanRead(col) {
+		return forbidden()
+	}
+	return nil
+}

@@ -1,0 +1,195 @@
+package translate
+
+import (
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/dragoman-gw/dragoman/upstream"
+)
+
+// respond encodes a successful result in the route's response shape.
+func (g *Gateway) respond(c *fiber.Ctx, r *compiledRoute, b *bound, res *result) error {
+	if r.rawContent {
+		return serveContent(c, res)
+	}
+	if res.content != nil && !r.usesContent {
+		res.content.Close()
+		res.content = nil
+	}
+	c.Status(r.status)
+	if r.respBody == nil {
+		return nil
+	}
+	e := &env{d: r.d, att: res.att, bound: b, rec: res.rec, files: res.files, origin: origin(c), contentAt: -1}
+	if res.rec != nil {
+		// At the top level of a record response, record.* is the record.
+		e.att = nil
+		if e.bound == nil {
+			e.bound = &bound{strs: map[string]string{}}
+		}
+	}
+	out := r.respBody.appendJSON(make([]byte, 0, 512), e)
+	c.Set(fiber.HeaderContentType, r.contentType)
+	if !r.usesContent || res.content == nil {
+		return c.Send(out)
+	}
+	// Stream the content as base64 between the two halves of the document.
+	prefix, suffix := out[:e.contentAt], out[e.contentAt:]
+	size := int64(len(out)) + int64(base64.StdEncoding.EncodedLen(int(res.att.Size)))
+	body := io.MultiReader(strings.NewReader(string(prefix)), newBase64Reader(res.content), strings.NewReader(string(suffix)))
+	c.Context().SetBodyStream(readCloser{Reader: body, Closer: res.content}, int(size))
+	return nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// serveContent streams an attachment's bytes with validators and ranges.
+func serveContent(c *fiber.Ctx, res *result) error {
+	a := res.att
+	etag := `"` + a.SHA256 + `"`
+	h := &c.Response().Header
+	h.Set(fiber.HeaderContentType, contentTypeOr(a.Type))
+	h.Set(fiber.HeaderETag, etag)
+	h.Set(fiber.HeaderAcceptRanges, "bytes")
+	if !a.Modified.IsZero() {
+		h.Set(fiber.HeaderLastModified, a.Modified.UTC().Format(http.TimeFormat))
+	}
+	if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && etagMatches(inm, etag) {
+		res.content.Close()
+		c.Status(http.StatusNotModified)
+		return nil
+	}
+	start, length, partial, ok := parseRange(c.Get(fiber.HeaderRange), a.Size)
+	if !ok {
+		res.content.Close()
+		h.Set(fiber.HeaderContentRange, "bytes */"+strconv.FormatInt(a.Size, 10))
+		c.Status(http.StatusRequestedRangeNotSatisfiable)
+		return nil
+	}
+	if partial {
+		if _, err := res.content.Seek(start, io.SeekStart); err != nil {
+			res.content.Close()
+			return fmt.Errorf("seek content: %w", err)
+		}
+		h.Set(fiber.HeaderContentRange, fmt.Sprintf("bytes %d-%d/%d", start, start+length-1, a.Size))
+		c.Status(http.StatusPartialContent)
+		c.Context().SetBodyStream(readCloser{Reader: io.LimitReader(res.content, length), Closer: res.content}, int(length))
+		return nil
+	}
+	c.Status(http.StatusOK)
+	c.Context().SetBodyStream(res.content, int(a.Size))
+	return nil
+}
+
+func contentTypeOr(t string) string {
+	if t == "" {
+		return "application/octet-stream"
+	}
+	return t
+}
+
+func etagMatches(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(t), "W/"))
+		if t == etag || t == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// parseRange reads a single "bytes=a-b" range. Multiple ranges and
+// unparsable headers are served whole, as RFC 9110 allows; an unsatisfiable
+// range gives ok=false.
+func parseRange(header string, size int64) (start, length int64, partial, ok bool) {
+	if !strings.HasPrefix(header, "bytes=") || strings.Contains(header, ",") {
+		return 0, size, false, true
+	}
+	spec := strings.TrimSpace(strings.TrimPrefix(header, "bytes="))
+	a, z, found := strings.Cut(spec, "-")
+	if !found {
+		return 0, size, false, true
+	}
+	switch {
+	case a == "": // suffix: the last z bytes
+		n, err := strconv.ParseInt(z, 10, 64)
+		if err != nil || n < 0 {
+			return 0, size, false, true
+		}
+		if n == 0 {
+			return 0, 0, false, false
+		}
+		n = min(n, size)
+		return size - n, n, true, size > 0
+	default:
+		s, err := strconv.ParseInt(a, 10, 64)
+		if err != nil || s < 0 {
+			return 0, size, false, true
+		}
+		if s >= size {
+			return 0, 0, false, false
+		}
+		e := size - 1
+		if z != "" {
+			if e2, err := strconv.ParseInt(z, 10, 64); err == nil && e2 >= s {
+				e = min(e2, size-1)
+			} else {
+				return 0, size, false, true
+			}
+		}
+		return s, e - s + 1, true, true
+	}
+}
+
+// origin is the scheme and host the client used, for absolute links.
+func origin(c *fiber.Ctx) string {
+	return c.Protocol() + "://" + string(c.Request().Host())
+}
+
+// writeError renders err in the dialect's error shape: status from the
+// kind, message in the body template and/or a header. Every error a client
+// sees leaves through here.
+func (g *Gateway) writeError(c *fiber.Ctx, d *compiledDialect, r *compiledRoute, err error) error {
+	kind := upstream.KindOf(err)
+	msg := upstream.MessageOf(err)
+	if r != nil {
+		if m, ok := r.messages[kind]; ok {
+			msg = m
+		}
+	}
+	status := d.errStatus[kind]
+	if kind == upstream.KindInternal || kind == upstream.KindUnavailable {
+		g.log.Error("request failed", "dialect", d.name, "method", c.Method(), "path", c.Path(), "err", err)
+	}
+	c.Context().ResetBody()
+	c.Status(status)
+	if d.spec.Errors.Header != "" {
+		c.Set(d.spec.Errors.Header, headerSafe(msg))
+	}
+	if d.errBody == nil {
+		return nil
+	}
+	e := &env{d: d, errKind: kind, errMessage: msg, errStatus: status, bound: &bound{strs: map[string]string{}}}
+	c.Set(fiber.HeaderContentType, "application/json; charset=utf-8")
+	return c.Send(d.errBody.appendJSON(nil, e))
+}
+
+// headerSafe keeps a message to printable ASCII for a response header.
+func headerSafe(s string) string {
+	b := []byte(s)
+	for i, ch := range b {
+		if ch < 0x20 || ch > 0x7e {
+			b[i] = '?'
+		}
+	}
+	return string(b)
+}

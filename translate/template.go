@@ -1,0 +1,395 @@
+package translate
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+	"gopkg.in/yaml.v3"
+)
+
+// tmpl renders one JSON value of a response template.
+type tmpl interface {
+	appendJSON(dst []byte, e *env) []byte
+}
+
+// templateCompiler compiles YAML template trees for one dialect.
+type templateCompiler struct {
+	shapes map[string]*tObject
+	// allowContent permits $content|base64, which only a download's
+	// top-level response may use.
+	allowContent bool
+	usesContent  bool
+	usesFiles    bool
+	usesRecord   bool
+	usesID       bool
+}
+
+func (tc *templateCompiler) compile(n *yaml.Node) (tmpl, error) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return tc.compileObject(n)
+	case yaml.SequenceNode:
+		arr := &tArray{}
+		for _, c := range n.Content {
+			t, err := tc.compile(c)
+			if err != nil {
+				return nil, err
+			}
+			arr.items = append(arr.items, t)
+		}
+		return arr, nil
+	case yaml.ScalarNode:
+		return tc.compileScalar(n)
+	case yaml.AliasNode:
+		return tc.compile(n.Alias)
+	}
+	return nil, fmt.Errorf("line %d: unsupported template node", n.Line)
+}
+
+func (tc *templateCompiler) compileObject(n *yaml.Node) (*tObject, error) {
+	obj := &tObject{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		t, err := tc.compile(v)
+		if err != nil {
+			return nil, err
+		}
+		if strings.HasPrefix(k.Value, "$") {
+			// A "$..." key spreads an object's keys into this one.
+			obj.spreads = append(obj.spreads, t)
+			continue
+		}
+		obj.keys = append(obj.keys, k.Value)
+		obj.encodedKeys = append(obj.encodedKeys, appendJSONString(nil, k.Value))
+		obj.vals = append(obj.vals, t)
+	}
+	return obj, nil
+}
+
+func (tc *templateCompiler) compileScalar(n *yaml.Node) (tmpl, error) {
+	switch n.Tag {
+	case "!!null":
+		return tLiteral("null"), nil
+	case "!!bool", "!!int", "!!float":
+		return tLiteral(n.Value), nil
+	}
+	s := n.Value
+	if strings.Contains(s, "${") {
+		return tc.compileInterpolation(n)
+	}
+	if !strings.HasPrefix(s, "$") {
+		return tLiteral(appendJSONString(nil, s)), nil
+	}
+	p, err := parseExpr(s)
+	if err != nil {
+		return nil, fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	switch {
+	case p.name == "content":
+		if !tc.allowContent {
+			return nil, fmt.Errorf("line %d: $content is only allowed in a download route's response", n.Line)
+		}
+		if len(p.mods) != 1 || p.mods[0][0] != "base64" {
+			return nil, fmt.Errorf("line %d: $content must be written $content|base64 inside JSON", n.Line)
+		}
+		tc.usesContent = true
+		return tContent{}, nil
+	case p.shape != "":
+		shape, ok := tc.shapes[p.shape]
+		if !ok {
+			return nil, fmt.Errorf("line %d: unknown shape %q", n.Line, p.shape)
+		}
+		switch p.name {
+		case "files":
+			tc.usesFiles = true
+			return &tList{shape: shape}, nil
+		case "record.fields":
+			tc.usesFiles, tc.usesRecord = true, true
+			return &tFields{shape: shape}, nil
+		}
+		return nil, fmt.Errorf("line %d: %q is not a list; only $files[shape] and $record.fields[shape] take a shape", n.Line, p.name)
+	}
+	x, err := compileScalarExpr(s)
+	if err != nil {
+		return nil, fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	if p.name == "record.data" {
+		tc.usesRecord = true
+	}
+	tc.usesID = tc.usesID || p.name == "id"
+	return &tExpr{x: x}, nil
+}
+
+func (tc *templateCompiler) compileInterpolation(n *yaml.Node) (tmpl, error) {
+	t := &tInterp{}
+	s := n.Value
+	for s != "" {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			t.parts = append(t.parts, interpPart{lit: s})
+			break
+		}
+		if i > 0 {
+			t.parts = append(t.parts, interpPart{lit: s[:i]})
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			return nil, fmt.Errorf("line %d: unclosed ${ in %q", n.Line, n.Value)
+		}
+		x, err := compileScalarExpr(s[i+2 : i+j])
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", n.Line, err)
+		}
+		tc.usesID = tc.usesID || x.name == "id"
+		t.parts = append(t.parts, interpPart{x: x})
+		s = s[i+j+1:]
+	}
+	return t, nil
+}
+
+// tLiteral is JSON text fixed at compile time.
+type tLiteral []byte
+
+func (t tLiteral) appendJSON(dst []byte, _ *env) []byte { return append(dst, t...) }
+
+// tExpr is one expression's value.
+type tExpr struct{ x *expr }
+
+func (t *tExpr) appendJSON(dst []byte, e *env) []byte { return appendValue(dst, t.x.eval(e)) }
+
+// tInterp is a string with ${...} parts.
+type tInterp struct{ parts []interpPart }
+
+type interpPart struct {
+	lit string
+	x   *expr
+}
+
+func (t *tInterp) appendJSON(dst []byte, e *env) []byte {
+	var sb strings.Builder
+	for _, p := range t.parts {
+		if p.x != nil {
+			sb.WriteString(p.x.eval(e).text())
+		} else {
+			sb.WriteString(p.lit)
+		}
+	}
+	return appendJSONString(dst, sb.String())
+}
+
+// tArray is a fixed JSON array.
+type tArray struct{ items []tmpl }
+
+func (t *tArray) appendJSON(dst []byte, e *env) []byte {
+	dst = append(dst, '[')
+	for i, it := range t.items {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = it.appendJSON(dst, e)
+	}
+	return append(dst, ']')
+}
+
+// tObject is a JSON object; spreads merge other objects' keys into it.
+type tObject struct {
+	keys        []string
+	encodedKeys [][]byte
+	vals        []tmpl
+	spreads     []tmpl
+}
+
+func (t *tObject) appendJSON(dst []byte, e *env) []byte {
+	if len(t.spreads) > 0 {
+		return append(dst, t.merged(e)...)
+	}
+	dst = append(dst, '{')
+	for i, k := range t.encodedKeys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, k...)
+		dst = append(dst, ':')
+		dst = t.vals[i].appendJSON(dst, e)
+	}
+	return append(dst, '}')
+}
+
+// merged builds an object with spreads through sjson: each spread's keys in
+// order, later ones winning, then the template's own keys.
+func (t *tObject) merged(e *env) []byte {
+	doc := []byte("{}")
+	for _, sp := range t.spreads {
+		src := sp.appendJSON(nil, e)
+		res := gjson.ParseBytes(src)
+		if !res.IsObject() {
+			continue
+		}
+		res.ForEach(func(k, v gjson.Result) bool {
+			doc, _ = sjson.SetRawBytes(doc, escapePathKey(k.String()), []byte(v.Raw))
+			return true
+		})
+	}
+	for i, k := range t.keys {
+		doc, _ = sjson.SetRawBytes(doc, escapePathKey(k), t.vals[i].appendJSON(nil, e))
+	}
+	return doc
+}
+
+// tList renders the files in scope through a shape.
+type tList struct{ shape *tObject }
+
+func (t *tList) appendJSON(dst []byte, e *env) []byte {
+	dst = append(dst, '[')
+	saved := e.att
+	for i := range e.files {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		e.att = &e.files[i]
+		dst = t.shape.appendJSON(dst, e)
+	}
+	e.att = saved
+	return append(dst, ']')
+}
+
+// tFields renders the files in scope as an object of field -> list.
+type tFields struct{ shape *tObject }
+
+func (t *tFields) appendJSON(dst []byte, e *env) []byte {
+	dst = append(dst, '{')
+	saved := e.att
+	first := true
+	for i := 0; i < len(e.files); {
+		field := e.files[i].Field
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = appendJSONString(dst, field)
+		dst = append(dst, ':', '[')
+		for j := i; j < len(e.files) && e.files[j].Field == field; j++ {
+			if j > i {
+				dst = append(dst, ',')
+			}
+			e.att = &e.files[j]
+			dst = t.shape.appendJSON(dst, e)
+			i = j + 1
+		}
+		dst = append(dst, ']')
+	}
+	e.att = saved
+	return append(dst, '}')
+}
+
+// tContent marks where a download's content goes, base64-encoded. The
+// bytes are streamed in after rendering, so the template renders an empty
+// string and records the offset between its quotes.
+type tContent struct{}
+
+func (tContent) appendJSON(dst []byte, e *env) []byte {
+	dst = append(dst, '"')
+	e.contentAt = len(dst)
+	return append(dst, '"')
+}
+
+// appendValue writes v as JSON.
+func appendValue(dst []byte, v value) []byte {
+	switch v.kind {
+	case vString:
+		return appendJSONString(dst, v.s)
+	case vInt:
+		return strconv.AppendInt(dst, v.n, 10)
+	case vBool:
+		return strconv.AppendBool(dst, v.b)
+	case vRaw:
+		return append(dst, v.raw...)
+	case vTime:
+		if v.t.IsZero() {
+			return append(dst, "null"...)
+		}
+		dst = append(dst, '"')
+		dst = v.t.UTC().AppendFormat(dst, defaultTimeLayout)
+		return append(dst, '"')
+	case vStrings:
+		dst = append(dst, '[')
+		for i, s := range v.list {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONString(dst, s)
+		}
+		return append(dst, ']')
+	}
+	return append(dst, "null"...)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString writes s as a JSON string; invalid UTF-8 becomes U+FFFD.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				dst = append(dst, '\\', c)
+			case c == '\n':
+				dst = append(dst, '\\', 'n')
+			case c == '\r':
+				dst = append(dst, '\\', 'r')
+			case c == '\t':
+				dst = append(dst, '\\', 't')
+			case c < 0x20 || c == '<' || c == '>' || c == '&':
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			default:
+				dst = append(dst, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, `\ufffd`...)
+		} else if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, `\u202`...)
+			dst = append(dst, hexDigits[r&0xf])
+		} else {
+			dst = append(dst, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(dst, '"')
+}
+
+// escapePathKey escapes a literal key for use as an sjson/gjson path.
+func escapePathKey(k string) string {
+	if !strings.ContainsAny(k, `.*?|#@\!`) {
+		return k
+	}
+	var sb strings.Builder
+	for _, r := range k {
+		if strings.ContainsRune(`.*?|#@\!`, r) {
+			sb.WriteByte('\\')
+		}
+		sb.WriteRune(r)
+	}
+	return sb.String()
+}
+
+// Compile-time check that every template node kind satisfies tmpl.
+var (
+	_ tmpl = tLiteral(nil)
+	_ tmpl = (*tExpr)(nil)
+	_ tmpl = (*tInterp)(nil)
+	_ tmpl = (*tArray)(nil)
+	_ tmpl = (*tObject)(nil)
+	_ tmpl = (*tList)(nil)
+	_ tmpl = (*tFields)(nil)
+	_ tmpl = tContent{}
+)
