@@ -11,6 +11,7 @@ import (
 // BenchmarkCreate1MiB measures a durable 1 MiB upload: stream, hash, two
 // fsyncs of the blob and its directory, one bbolt commit.
 func BenchmarkCreate1MiB(b *testing.B) {
+	ctx := b.Context()
 	s := mustOpen(b, b.TempDir())
 	content := make([]byte, 1<<20)
 	for i := range content {
@@ -30,6 +31,7 @@ func BenchmarkCreate1MiB(b *testing.B) {
 
 // BenchmarkList10 measures listing a record of ten files.
 func BenchmarkList10(b *testing.B) {
+	ctx := b.Context()
 	s := mustOpen(b, b.TempDir())
 	for i := range 10 {
 		mustCreate(b, s, rec("bench"), fmt.Sprintf("f%d", i), []byte("content"))

@@ -21,6 +21,7 @@ func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 // suite cannot see: no temp file and no blob survive a failed Create, and
 // the error keeps its cause and the right kind.
 func TestFailedCreateLeavesNothing(t *testing.T) {
+	ctx := t.Context()
 	boom := errors.New("boom")
 	capErr := upstream.Errorf(upstream.KindTooLarge, "over the dialect's 10 MB cap")
 	cancelled, cancel := context.WithCancel(ctx)
@@ -71,6 +72,7 @@ func TestFailedCreateLeavesNothing(t *testing.T) {
 // TestFailedCommitRemovesBlob makes the metadata commit fail (the database
 // is closed under the store) after the blob was published.
 func TestFailedCommitRemovesBlob(t *testing.T) {
+	ctx := t.Context()
 	dir := t.TempDir()
 	s := mustOpen(t, dir)
 	if err := s.db.Close(); err != nil {
@@ -88,6 +90,7 @@ func TestFailedCommitRemovesBlob(t *testing.T) {
 // TestBlobsFollowMetadata checks that every way of deleting an attachment
 // removes its blob after the commit.
 func TestBlobsFollowMetadata(t *testing.T) {
+	ctx := t.Context()
 	dir := t.TempDir()
 	s := mustOpen(t, dir)
 	blobs := func() []string { return files(t, filepath.Join(dir, "blobs")) }
@@ -123,6 +126,7 @@ func TestBlobsFollowMetadata(t *testing.T) {
 }
 
 func TestUpdateUnknownIDIsNamed(t *testing.T) {
+	ctx := t.Context()
 	s := mustOpen(t, t.TempDir())
 	a := mustCreate(t, s, rec("r"), "a", []byte("a"))
 	const missing = "00000000deadbeef"
@@ -133,6 +137,7 @@ func TestUpdateUnknownIDIsNamed(t *testing.T) {
 }
 
 func TestPing(t *testing.T) {
+	ctx := t.Context()
 	s := mustOpen(t, t.TempDir())
 	if err := s.Ping(ctx); err != nil {
 		t.Fatalf("Ping: %v", err)

@@ -2,7 +2,6 @@ package bundled
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"io/fs"
 	"os"
@@ -11,8 +10,6 @@ import (
 
 	"github.com/dragoman-gw/dragoman/upstream"
 )
-
-var ctx = context.Background()
 
 func rec(id string) upstream.RecordRef { return upstream.RecordRef{Collection: "tables", ID: id} }
 
@@ -35,7 +32,7 @@ func mustCreate(t testing.TB, s *Store, r upstream.RecordRef, name string, conte
 	if content != nil {
 		src = bytes.NewReader(content)
 	}
-	a, err := s.Create(ctx, na, src)
+	a, err := s.Create(t.Context(), na, src)
 	if err != nil {
 		t.Fatalf("Create %q: %v", name, err)
 	}

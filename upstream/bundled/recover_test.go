@@ -8,6 +8,7 @@ import (
 )
 
 func TestRecoveryRemovesTmpAndOrphans(t *testing.T) {
+	ctx := t.Context()
 	dir := t.TempDir()
 	s := mustOpen(t, dir)
 	kept := mustCreate(t, s, rec("r"), "kept", []byte("kept"))

@@ -11,6 +11,7 @@ import (
 )
 
 func TestMetadataSurvivesReopen(t *testing.T) {
+	ctx := t.Context()
 	dir := t.TempDir()
 	s := mustOpen(t, dir)
 	a := mustCreate(t, s, rec("r"), "a.txt", []byte("alpha"))
