@@ -15,7 +15,8 @@ import (
 const DefaultField = "attachments"
 
 // RecordRef names a record: a collection (table, entity type, eformtype, ...)
-// and the record's id within it.
+// and the record's id within it. An empty ID means "not linked to a record
+// yet": EspoCRM uploads an attachment first and links it to a record later.
 type RecordRef struct {
 	Collection string `json:"collection"`
 	ID         string `json:"id"`
@@ -89,4 +90,14 @@ type NewAttachment struct {
 	// MaxSize caps the content; a longer stream fails with KindTooLarge and
 	// leaves nothing behind. Zero means no cap.
 	MaxSize int64
+
+	// ExpectedSize, with a nil content, makes a placeholder that Appender
+	// fills in chunks up to exactly this many bytes.
+	ExpectedSize int64
+
+	// Finish, if set, is called once after the content reached EOF and
+	// before anything is committed. It may fill in metadata that arrives
+	// after the bytes (a multipart field after the file part); an error
+	// aborts the create and leaves nothing behind.
+	Finish func(na *NewAttachment) error
 }

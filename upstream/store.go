@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"time"
 )
 
 // Store is the canonical attachment store behind the gateway: the bundled
@@ -17,7 +18,10 @@ type Store interface {
 	// Create returns nil, the bytes and the metadata are durable; when it
 	// returns an error, nothing of the attempt is visible and nothing is left
 	// behind. A nil content makes a placeholder with HasContent false.
-	// The record is created if it does not exist yet.
+	// The record is created if it does not exist yet; with an empty record
+	// id the attachment is unlinked until UpdateRecord lists it.
+	// An error from the content reader keeps its kind if it is an *Error;
+	// any other read error is KindInvalid.
 	Create(ctx context.Context, na NewAttachment, content io.Reader) (Attachment, error)
 
 	// Stat returns an attachment's metadata.
@@ -65,4 +69,23 @@ type RecordUpdate struct {
 type Content interface {
 	io.ReadSeeker
 	io.Closer
+}
+
+// Appender is a store that can fill a placeholder in chunks (EspoCRM's
+// chunked upload).
+type Appender interface {
+	// Append adds content to the end of a placeholder created with
+	// NewAttachment.ExpectedSize. The chunk is durable when Append returns.
+	// When the size reaches ExpectedSize the attachment gets its digests and
+	// HasContent; a chunk that would pass it is KindTooLarge and appends
+	// nothing; appending to a complete attachment is KindConflict.
+	Append(ctx context.Context, id string, content io.Reader) (Attachment, error)
+}
+
+// UnlinkedExpirer is a store that can drop attachments never linked to a
+// record.
+type UnlinkedExpirer interface {
+	// ExpireUnlinked deletes unlinked attachments created before cutoff
+	// and reports how many it deleted.
+	ExpireUnlinked(ctx context.Context, cutoff time.Time) (int, error)
 }
