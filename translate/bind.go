@@ -3,10 +3,13 @@ package translate
 import (
 	"bufio"
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"io"
 	"net/url"
 	"path"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/tidwall/gjson"
@@ -31,10 +34,19 @@ type bound struct {
 	data        []byte
 	fields      map[string][]string
 	emptyFields []string
+	candidates  map[string]linkCandidate
 
 	// idName is the name part of an id whose format carries the name.
 	idName    string
 	idHasName bool
+
+	// expectedSize is the announced size of a file uploaded in chunks.
+	expectedSize int64
+
+	// late, for multipart bodies, reads the values that follow the file
+	// part and binds them; the store calls it (through Finish) once the
+	// file is consumed.
+	late func() error
 }
 
 func (b *bound) str(k string) (string, bool) {
@@ -51,6 +63,7 @@ func (b *bound) record() upstream.RecordRef {
 type requestSource struct {
 	c    *fiber.Ctx
 	body []byte
+	form *multipartForm
 }
 
 // decode reads the request into canonical values, checking every value:
@@ -68,10 +81,35 @@ func (r *compiledRoute) decode(c *fiber.Ctx) (*bound, error) {
 			return nil, upstream.Errorf(upstream.KindInvalid, "request body is not a valid JSON object")
 		}
 		src.body = body
+	case "multipart":
+		form, err := openMultipart(c, r.bodyMax, r.spec.Body.File)
+		if err != nil {
+			return nil, err
+		}
+		src.form = form
 	}
+	var deferred []*binding
 	for _, bd := range r.binds {
+		if bd.source == "form" && src.form.file != nil && len(src.form.values[bd.arg]) == 0 {
+			// It may still come after the file part.
+			deferred = append(deferred, bd)
+			continue
+		}
 		if err := r.bindOne(b, bd, src); err != nil {
 			return nil, err
+		}
+	}
+	if len(deferred) > 0 {
+		b.late = func() error {
+			if err := src.form.rest(); err != nil {
+				return err
+			}
+			for _, bd := range deferred {
+				if err := r.bindOne(b, bd, src); err != nil {
+					return err
+				}
+			}
+			return nil
 		}
 	}
 	if err := r.checkBound(b); err != nil {
@@ -81,7 +119,18 @@ func (r *compiledRoute) decode(c *fiber.Ctx) (*bound, error) {
 }
 
 func (r *compiledRoute) bindOne(b *bound, bd *binding, src requestSource) error {
-	if bd.source == "body" {
+	if bd.source == "file" {
+		if src.form.file == nil {
+			return bd.fail(upstream.KindMissing, "missing", "missing file part "+r.spec.Body.File)
+		}
+		b.content, b.contentMax = src.form.file, r.bodyMaxFor(bd)
+		return nil
+	}
+	if bd.source == "form" && bd.target == "tags" {
+		b.tags = splitFormList(src.form.values[bd.arg])
+		return nil
+	}
+	if bd.source == "body" && bd.codec == "" {
 		stream, err := rawBody(src.c, r.bodyMaxFor(bd))
 		if err != nil {
 			return err
@@ -89,7 +138,31 @@ func (r *compiledRoute) bindOne(b *bound, bd *binding, src requestSource) error 
 		b.content, b.contentMax = stream, r.bodyMaxFor(bd)
 		return nil
 	}
+	if bd.source == "body" {
+		// A whole body that is one encoded value (a data URI chunk); a JSON
+		// string holding it is accepted too.
+		body, err := readJSONBody(src.c, r.bodyMax)
+		if err != nil {
+			return err
+		}
+		raw := gjson.Result{Type: gjson.String, Str: string(body)}
+		if len(body) > 0 && body[0] == '"' && gjson.ValidBytes(body) {
+			raw = gjson.ParseBytes(body)
+		}
+		return r.bindContent(b, bd, raw)
+	}
+	if bd.source == "new_id" {
+		var id [8]byte
+		if _, err := rand.Read(id[:]); err != nil {
+			return upstream.Wrap(upstream.KindInternal, err, "could not make an id")
+		}
+		b.strs[bd.target] = r.d.recordIDs.Encode(hex.EncodeToString(id[:]), "")
+		return nil
+	}
 	raw, ok := bd.read(src)
+	if !ok && bd.alt != nil {
+		raw, ok = bd.alt.read(src)
+	}
 	if !ok && bd.def != "" {
 		raw, ok = gjson.Result{Type: gjson.String, Str: bd.def}, true
 	}
@@ -103,9 +176,18 @@ func (r *compiledRoute) bindOne(b *bound, bd *binding, src requestSource) error 
 	case "content":
 		return r.bindContent(b, bd, raw)
 	case "data":
+		if bd.links {
+			return r.bindLinks(b, bd, raw)
+		}
 		return r.bindData(b, bd, raw)
 	case "tags":
 		return bindTags(b, bd, raw)
+	case "expected_size":
+		if raw.Type != gjson.Number || raw.Int() < 0 || float64(raw.Int()) != raw.Num {
+			return bd.fail(upstream.KindInvalid, "invalid", bd.paramName()+" must be a whole number")
+		}
+		b.expectedSize = raw.Int()
+		return nil
 	}
 	if raw.Type != gjson.String && raw.Type != gjson.Number {
 		return bd.fail(upstream.KindInvalid, "invalid", bd.paramName()+" must be a string")
@@ -121,6 +203,8 @@ func (r *compiledRoute) bindOne(b *bound, bd *binding, src requestSource) error 
 		if i := strings.LastIndexByte(s, '/'); i >= 0 {
 			s = s[i+1:]
 		}
+	case "filename":
+		s = safeFilename(s)
 	}
 	if bd.maxLen > 0 && len([]rune(s)) > bd.maxLen {
 		return bd.fail(upstream.KindInvalid, "too_long", bd.paramName()+" is too long")
@@ -187,14 +271,48 @@ func (bd *binding) read(src requestSource) (gjson.Result, bool) {
 		return res, true
 	case "const":
 		return str(bd.arg)
+	case "form":
+		if vs := src.form.values[bd.arg]; len(vs) > 0 {
+			return str(vs[0])
+		}
+	case "file.name":
+		if src.form.file != nil && src.form.file.FileName() != "" {
+			return str(src.form.file.FileName())
+		}
+	case "file.type":
+		if t := src.form.fileType(); t != "" {
+			return str(t)
+		}
 	}
 	return gjson.Result{}, false
+}
+
+// jsonStringArray parses a JSON array of strings.
+func jsonStringArray(s string) ([]string, bool) {
+	if !gjson.Valid(s) {
+		return nil, false
+	}
+	res := gjson.Parse(s)
+	if !res.IsArray() {
+		return nil, false
+	}
+	var out []string
+	for _, it := range res.Array() {
+		if it.Type != gjson.String {
+			return nil, false
+		}
+		out = append(out, it.Str)
+	}
+	return out, true
 }
 
 // paramName is the name a client knows a value by, for error messages.
 func (bd *binding) paramName() string {
 	if bd.source == "path" && bd.arg == "*" {
 		return "file name"
+	}
+	if bd.source == "file" || bd.source == "file.name" || bd.source == "file.type" {
+		return "file"
 	}
 	if i := strings.LastIndexByte(bd.arg, '.'); i >= 0 {
 		return bd.arg[i+1:]
@@ -316,6 +434,62 @@ func (r *compiledRoute) bindData(b *bound, bd *binding, raw gjson.Result) error 
 	return nil
 }
 
+// bindLinks splits a record's attributes into link attributes naming
+// attachments (<field>Id, <field>Ids) and opaque data. A link attribute whose
+// ids are not all attachment ids of this dialect is a link to something
+// else (EspoCRM's assignedUserId) and stays in the data; the operation then
+// checks that the candidates exist before treating them as file fields.
+func (r *compiledRoute) bindLinks(b *bound, bd *binding, raw gjson.Result) error {
+	if !raw.IsObject() {
+		return bd.fail(upstream.KindInvalid, "invalid", "request body must be an object")
+	}
+	l := r.d.spec.Links
+	opaque := []byte("{}")
+	b.fields, b.candidates = map[string][]string{}, map[string]linkCandidate{}
+	raw.ForEach(func(k, v gjson.Result) bool {
+		key := k.String()
+		var field string
+		var natives []gjson.Result
+		switch {
+		case strings.HasSuffix(key, l.IDs) && len(key) > len(l.IDs) && v.IsArray():
+			field, natives = strings.TrimSuffix(key, l.IDs), v.Array()
+		case strings.HasSuffix(key, l.ID) && len(key) > len(l.ID) && (v.Type == gjson.String || v.Type == gjson.Null):
+			field = strings.TrimSuffix(key, l.ID)
+			if v.Type == gjson.String {
+				natives = []gjson.Result{v}
+			}
+		}
+		if field != "" && ValidateField(field) == nil {
+			if len(natives) == 0 {
+				b.emptyFields = append(b.emptyFields, field)
+				return true
+			}
+			ids := make([]string, 0, len(natives))
+			for _, n := range natives {
+				id, _, ok := r.d.ids.Decode(n.String())
+				if n.Type != gjson.String || !ok {
+					break
+				}
+				ids = append(ids, id)
+			}
+			if len(ids) == len(natives) {
+				b.candidates[field] = linkCandidate{key: key, raw: v.Raw, ids: ids}
+				return true
+			}
+		}
+		opaque, _ = sjson.SetRawBytes(opaque, escapePathKey(key), []byte(v.Raw))
+		return true
+	})
+	b.data = opaque
+	return nil
+}
+
+// linkCandidate is a link attribute that may name attachments.
+type linkCandidate struct {
+	key, raw string
+	ids      []string
+}
+
 // attachmentRef reads the canonical id out of an attachment object that a
 // client sent back, insisting on the shape's full set of keys.
 func (r *compiledRoute) attachmentRef(it gjson.Result, shape *tObject, idKey string) (string, error) {
@@ -335,10 +509,31 @@ func (r *compiledRoute) attachmentRef(it gjson.Result, shape *tObject, idKey str
 	return id, nil
 }
 
+// has reports whether a canonical value was bound.
+func (b *bound) has(target string) bool {
+	switch target {
+	case "content":
+		return b.content != nil
+	case "expected_size":
+		return b.expectedSize > 0
+	case "tags":
+		return len(b.tags) > 0
+	case "data":
+		return b.data != nil
+	}
+	_, ok := b.strs[target]
+	return ok
+}
+
 // checkBound validates names and fills defaults after every binding ran.
 func (r *compiledRoute) checkBound(b *bound) error {
+	for _, bd := range r.binds {
+		if bd.without != "" && !b.has(bd.target) && !b.has(bd.without) {
+			return bd.fail(upstream.KindMissing, "missing", "missing parameter "+bd.paramName())
+		}
+	}
 	for _, k := range []string{"record.collection", "record.id"} {
-		if v, ok := b.strs[k]; ok {
+		if v, ok := b.strs[k]; ok && (v != "" || k == "record.collection") {
 			if err := validateRecordPart(strings.TrimPrefix(k, "record."), v); err != nil {
 				return err
 			}
@@ -358,6 +553,25 @@ func (r *compiledRoute) checkBound(b *bound) error {
 		}
 	}
 	return nil
+}
+
+// safeFilename turns a title into a usable file name: path separators and
+// control characters become '_', and it is cut to MaxNameBytes.
+func safeFilename(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return '_'
+		}
+		return r
+	}, strings.TrimSpace(s))
+	if s == "" || s == "." || s == ".." {
+		s = "_" + s
+	}
+	for len(s) > MaxNameBytes {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	return s
 }
 
 // sniffContent fills an empty or generic type from the content's first

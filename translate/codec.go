@@ -92,7 +92,9 @@ func isGenericType(t string) bool {
 // when those say nothing, from the name's extension.
 func SniffType(head []byte, name string) string {
 	t := http.DetectContentType(head)
-	if t == "application/octet-stream" || (len(head) == 0 && name != "") {
+	// Bytes that say only "binary" or "text" say less than a known
+	// extension does (.csv, .json, .docx).
+	if t == "application/octet-stream" || strings.HasPrefix(t, "text/plain") || len(head) == 0 {
 		if byExt := mime.TypeByExtension(path.Ext(name)); byExt != "" {
 			return byExt
 		}

@@ -31,17 +31,21 @@ const (
 	opDelete       = "delete"
 	opRecordGet    = "record.get"
 	opRecordUpdate = "record.update"
+	opLink         = "link"
+	opAppend       = "append"
 )
 
 var knownOps = map[string]bool{opCreate: true, opList: true, opStat: true, opDownload: true,
-	opDelete: true, opRecordGet: true, opRecordUpdate: true}
+	opDelete: true, opRecordGet: true, opRecordUpdate: true, opLink: true, opAppend: true}
 
 // knownTargets are the canonical values a binding may fill.
 var knownTargets = map[string]bool{"record.collection": true, "record.id": true, "field": true,
 	"name": true, "type": true, "content": true, "id": true, "tags": true, "title": true,
-	"description": true, "category": true, "status": true, "external_id": true, "data": true}
+	"description": true, "category": true, "status": true, "external_id": true, "data": true,
+	"expected_size": true}
 
-var knownCodecs = map[string]bool{"": true, "base64": true, "datauri": true, "dirname": true, "basename": true}
+var knownCodecs = map[string]bool{"": true, "base64": true, "datauri": true, "dirname": true,
+	"basename": true, "filename": true}
 
 var pathParamRE = regexp.MustCompile(`:[A-Za-z_][A-Za-z0-9_]*`)
 
@@ -73,7 +77,10 @@ type compiledDialect struct {
 	// shapeIDKeys maps a shape to the key that carries $id, for reading
 	// attachment objects back from requests.
 	shapeIDKeys map[string]string
-	routes      []*compiledRoute
+	// recordIDs makes record ids for record creates; nil if the dialect
+	// never makes them.
+	recordIDs *idFormat
+	routes    []*compiledRoute
 }
 
 // compiledRoute is one route ready to serve.
@@ -100,6 +107,9 @@ type compiledRoute struct {
 
 // binding is one compiled BindSpec.
 type binding struct {
+	alt      *binding // read when this one is absent
+	without  string   // required unless this target is bound
+	links    bool
 	target   string
 	source   string // path, query, header, body, bodyjson, const
 	arg      string
@@ -111,6 +121,53 @@ type binding struct {
 	sniff    bool
 	files    string
 	messages map[string]string
+}
+
+// parseSource reads a binding's source ("path.table", "body.name", ...).
+func parseSource(r *compiledRoute, b *binding, from, target string, fail func(string, ...any)) {
+	src, arg, _ := strings.Cut(from, ".")
+	switch {
+	case from == "body":
+		b.source = "body"
+		if r.spec.Body.Kind != "raw" {
+			fail("from: body needs body kind raw")
+		}
+		if target != "content" {
+			fail("only content can come from the raw body")
+		}
+	case from == "new_id":
+		b.source = "new_id"
+	case src == "body":
+		b.source, b.arg = "bodyjson", arg
+		if r.spec.Body.Kind != "json" {
+			fail("from: body.%s needs body kind json", arg)
+		}
+	case src == "path":
+		b.source, b.arg = "path", arg
+		if !strings.Contains(r.spec.Path, ":"+arg) && !(arg == "*" && strings.HasSuffix(r.spec.Path, "*")) {
+			fail("path %q has no parameter %q", r.spec.Path, arg)
+		}
+	case from == "file" || from == "file.name" || from == "file.type" || src == "form":
+		b.source, b.arg = from, arg
+		if src == "form" {
+			b.source = "form"
+		}
+		if r.spec.Body.Kind != "multipart" {
+			fail("from: %s needs body kind multipart", from)
+		}
+		if from == "file" && target != "content" {
+			fail("only content can come from the file part")
+		}
+	case src == "query" || src == "header":
+		b.source, b.arg = src, arg
+		if arg == "" {
+			fail("from: %s. needs a name", src)
+		}
+	case strings.HasPrefix(from, "const:"):
+		b.source, b.arg = "const", strings.TrimPrefix(from, "const:")
+	default:
+		fail("from %q: want path.P, query.Q, header.H, body.PATH, body, form.F, file, file.name, file.type, new_id or const:VALUE", from)
+	}
 }
 
 // Load parses and compiles routes.yaml, reporting every problem found, each
@@ -181,6 +238,16 @@ func compileDialect(f *File, name string, fail func(int, string, ...any)) *compi
 			fail(at("id_format"), "dialect %s: %v", name, err)
 		}
 		d.ids = ids
+	}
+	if spec.RecordIDs != nil {
+		ids, err := newIDFormat(spec.RecordIDs)
+		if err != nil {
+			fail(at("record_ids"), "dialect %s: %v", name, err)
+		}
+		d.recordIDs = ids
+	}
+	if l := spec.Links; l != nil && (l.ID == "" || l.IDs == "" || l.Name == "" || l.Names == "") {
+		fail(at("links"), "dialect %s: links needs all of id, ids, name and names suffixes", name)
 	}
 	for _, k := range upstream.Kinds() {
 		st, ok := spec.Errors.Status[string(k)]
@@ -277,8 +344,12 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 	}
 	switch rs.Body.Kind {
 	case "", "none", "json", "raw":
+	case "multipart":
+		if rs.Body.File == "" {
+			fail(at("body"), "route %s: a multipart body needs file: the name of the file part", where)
+		}
 	default:
-		fail(at("body", "kind"), "route %s: body kind %q: want none, json or raw", where, rs.Body.Kind)
+		fail(at("body", "kind"), "route %s: body kind %q: want none, json, raw or multipart", where, rs.Body.Kind)
 	}
 	if r.status == 0 {
 		r.status = http.StatusOK
@@ -292,15 +363,8 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 		}
 		r.messages[upstream.Kind(k)] = msg
 	}
-	params := map[string]bool{}
-	for _, p := range pathParamRE.FindAllString(rs.Path, -1) {
-		params[p[1:]] = true
-	}
-	if strings.HasSuffix(rs.Path, "*") {
-		params["*"] = true
-	}
 	for _, target := range sortedKeys(rs.Bind) {
-		b := compileBinding(r, target, rs.Bind[target], params, func(format string, args ...any) {
+		b := compileBinding(r, target, rs.Bind[target], func(format string, args ...any) {
 			fail(at("bind", target), "route %s: bind %s: %s", where, target, fmt.Sprintf(format, args...))
 		})
 		if b != nil {
@@ -309,7 +373,7 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 		}
 	}
 	need := map[string][]string{
-		opCreate:       {"record.collection", "record.id"},
+		opCreate:       {"record.collection"},
 		opList:         {"record.collection", "record.id"},
 		opRecordGet:    {"record.collection", "record.id"},
 		opRecordUpdate: {"record.collection", "record.id"},
@@ -320,7 +384,7 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 		}
 	}
 	switch rs.Op {
-	case opStat, opDownload, opDelete:
+	case opStat, opDownload, opDelete, opLink, opAppend:
 		if r.byTarget["id"] == nil && (r.byTarget["name"] == nil || r.byTarget["record.id"] == nil) {
 			fail(at("bind"), "route %s: operation %s needs id, or record and name", where, rs.Op)
 		}
@@ -348,7 +412,7 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 		fail(at("response", "list"), "route %s: list must be field or record, not %q", where, r.listScope)
 	}
 	if rs.Response.JSON != nil {
-		tc := &templateCompiler{shapes: d.shapes, allowContent: rs.Op == opDownload}
+		tc := &templateCompiler{shapes: d.shapes, links: d.spec.Links, allowContent: rs.Op == opDownload}
 		t, err := tc.compile(&rs.Response.JSON.node)
 		if err != nil {
 			fail(at("response", "json"), "route %s: %v", where, err)
@@ -370,7 +434,7 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 	return r
 }
 
-func compileBinding(r *compiledRoute, target string, bs *BindSpec, params map[string]bool, fail func(string, ...any)) *binding {
+func compileBinding(r *compiledRoute, target string, bs *BindSpec, fail func(string, ...any)) *binding {
 	if !knownTargets[target] {
 		fail("unknown canonical value %q", target)
 		return nil
@@ -381,41 +445,26 @@ func compileBinding(r *compiledRoute, target string, bs *BindSpec, params map[st
 	}
 	b := &binding{target: target, codec: bs.Codec, required: bs.Required, max: int64(bs.Max),
 		maxLen: bs.MaxLen, def: bs.Default, sniff: bs.Sniff, files: bs.Files, messages: bs.Messages}
-	src, arg, _ := strings.Cut(bs.From, ".")
-	switch {
-	case bs.From == "body":
-		b.source = "body"
-		if r.spec.Body.Kind != "raw" {
-			fail("from: body needs body kind raw")
-		}
-		if target != "content" {
-			fail("only content can come from the raw body")
-		}
-	case src == "body":
-		b.source, b.arg = "bodyjson", arg
-		if r.spec.Body.Kind != "json" {
-			fail("from: body.%s needs body kind json", arg)
-		}
-	case src == "path":
-		b.source, b.arg = "path", arg
-		if !params[arg] {
-			fail("path %q has no parameter %q", r.spec.Path, arg)
-		}
-	case src == "query" || src == "header":
-		b.source, b.arg = src, arg
-		if arg == "" {
-			fail("from: %s. needs a name", src)
-		}
-	case strings.HasPrefix(bs.From, "const:"):
-		b.source, b.arg = "const", strings.TrimPrefix(bs.From, "const:")
-	default:
-		fail("from %q: want path.P, query.Q, header.H, body.PATH, body or const:VALUE", bs.From)
+	parseSource(r, b, bs.From, target, fail)
+	if bs.Fallback != "" {
+		b.alt = &binding{target: target}
+		parseSource(r, b.alt, bs.Fallback, target, fail)
+	}
+	b.without, b.links = bs.RequiredWithout, bs.Links
+	if b.without != "" && !knownTargets[b.without] {
+		fail("required_without: unknown canonical value %q", b.without)
+	}
+	if b.links && (r.d.spec.Links == nil || target != "data") {
+		fail("links: only a data binding of a dialect with links can read link attributes")
 	}
 	if !knownCodecs[b.codec] {
 		fail("unknown codec %q", b.codec)
 	}
 	if (b.codec == "base64" || b.codec == "datauri") && target != "content" {
 		fail("codec %s only decodes content", b.codec)
+	}
+	if b.source == "new_id" && r.d.recordIDs == nil {
+		fail("from: new_id needs the dialect's record_ids format")
 	}
 	if target == "content" && b.source == "bodyjson" && b.codec == "" {
 		fail("content from a JSON body needs codec base64 or datauri")

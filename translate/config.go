@@ -28,14 +28,19 @@ type File struct {
 
 // Dialect describes one vendor API.
 type Dialect struct {
-	Title        string               `yaml:"title"`
-	Mount        string               `yaml:"mount"`
-	Credential   Credential           `yaml:"credential"`
-	IDFormat     *IDFormatSpec        `yaml:"id_format"`
-	DefaultField string               `yaml:"default_field"`
-	Errors       ErrorSpec            `yaml:"errors"`
-	Shapes       map[string]*Template `yaml:"shapes"`
-	Routes       []*RouteSpec         `yaml:"routes"`
+	Title        string        `yaml:"title"`
+	Mount        string        `yaml:"mount"`
+	Credential   Credential    `yaml:"credential"`
+	IDFormat     *IDFormatSpec `yaml:"id_format"`
+	DefaultField string        `yaml:"default_field"`
+	// RecordIDs is the format of record ids the gateway makes for record
+	// creates (from: new_id).
+	RecordIDs *IDFormatSpec `yaml:"record_ids"`
+	// Links, when set, names link attributes of records.
+	Links  *LinkSuffixes        `yaml:"links"`
+	Errors ErrorSpec            `yaml:"errors"`
+	Shapes map[string]*Template `yaml:"shapes"`
+	Routes []*RouteSpec         `yaml:"routes"`
 }
 
 // Credential says where a dialect's clients put their key.
@@ -76,24 +81,31 @@ type RouteSpec struct {
 	// Scope is read or edit: the permission a key needs.
 	Scope string `yaml:"scope"`
 	// Replace, when "name", makes a create replace a same-named attachment.
-	Replace  string               `yaml:"replace"`
-	Body     BodySpec             `yaml:"body"`
-	Bind     map[string]*BindSpec `yaml:"bind"`
-	Messages map[string]string    `yaml:"messages"`
-	Response ResponseSpec         `yaml:"response"`
+	Replace string `yaml:"replace"`
+	// RequireRecord makes a create fail with not_found unless the record
+	// already exists (APIs whose records are made elsewhere).
+	RequireRecord bool                 `yaml:"require_record"`
+	Body          BodySpec             `yaml:"body"`
+	Bind          map[string]*BindSpec `yaml:"bind"`
+	Messages      map[string]string    `yaml:"messages"`
+	Response      ResponseSpec         `yaml:"response"`
 }
 
 // BodySpec says what a route's request body is.
 type BodySpec struct {
-	// Kind is none, json or raw.
+	// Kind is none, json, raw or multipart.
 	Kind string `yaml:"kind"`
+	// File names the multipart part that carries the file.
+	File string `yaml:"file"`
 	// Max caps the body in bytes; larger bodies are too_large.
 	Max ByteSize `yaml:"max"`
 }
 
 // BindSpec binds one canonical value to a source in the request.
 type BindSpec struct {
-	From     string   `yaml:"from"`
+	From string `yaml:"from"`
+	// Fallback is read when From is absent.
+	Fallback string   `yaml:"fallback"`
 	Codec    string   `yaml:"codec"`
 	Required bool     `yaml:"required"`
 	Max      ByteSize `yaml:"max"`
@@ -104,8 +116,23 @@ type BindSpec struct {
 	// Files names the shape whose objects, inside this JSON value, are
 	// attachments (a record update's file fields).
 	Files string `yaml:"files"`
+	// RequiredWithout makes the value required unless the named canonical
+	// value is bound.
+	RequiredWithout string `yaml:"required_without"`
+	// Links reads a record's file fields from link attributes named
+	// <field><suffix> (see Dialect.Links).
+	Links bool `yaml:"links"`
 	// Messages override the client message per failure (missing, too_long, invalid).
 	Messages map[string]string `yaml:"messages"`
+}
+
+// LinkSuffixes name the attributes through which a record refers to its
+// attachments, as <field><suffix>: EspoCRM's fileId / attachmentsIds.
+type LinkSuffixes struct {
+	ID    string `yaml:"id"`
+	IDs   string `yaml:"ids"`
+	Name  string `yaml:"name"`
+	Names string `yaml:"names"`
 }
 
 // ResponseSpec says how a route answers on success.

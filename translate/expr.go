@@ -75,6 +75,9 @@ type env struct {
 	// contentAt is set by a $content|base64 leaf: the offset in the output
 	// where the streamed content goes, between the quotes.
 	contentAt int
+
+	link        string // a presigned download URL, for link routes
+	fingerprint string // an error answer's id
 }
 
 // getter reads one canonical value.
@@ -142,10 +145,13 @@ var getters = map[string]getter{
 		}
 		return value{kind: vRaw, raw: e.rec.Data}
 	},
-	"origin":  func(e *env) value { return strValue(e.origin) },
-	"mount":   func(e *env) value { return strValue(e.d.spec.Mount) },
-	"message": func(e *env) value { return strValue(e.errMessage) },
-	"kind":    func(e *env) value { return strValue(string(e.errKind)) },
+	"origin": func(e *env) value { return strValue(e.origin) },
+	"link":   func(e *env) value { return strValue(e.link) },
+	// fingerprint identifies one error answer, for a client to quote.
+	"fingerprint": func(e *env) value { return strValue(e.fingerprint) },
+	"mount":       func(e *env) value { return strValue(e.d.spec.Mount) },
+	"message":     func(e *env) value { return strValue(e.errMessage) },
+	"kind":        func(e *env) value { return strValue(string(e.errKind)) },
 	"error.status": func(e *env) value {
 		return value{kind: vInt, n: int64(e.errStatus)}
 	},
@@ -193,8 +199,56 @@ func compileModifier(name, arg string) (modifier, error) {
 		}, nil
 	case "string":
 		return func(_ *env, v value) value { return strValue(v.text()) }, nil
+	case "upper":
+		return func(_ *env, v value) value { return strValue(strings.ToUpper(v.text())) }, nil
+	case "default":
+		// A literal for an empty value.
+		return func(_ *env, v value) value {
+			if isEmpty(v) {
+				return strValue(arg)
+			}
+			return v
+		}, nil
+	case "or":
+		// Another canonical value for an empty one: $title|or:name.
+		other, ok := getters[arg]
+		if !ok {
+			return nil, fmt.Errorf("modifier or:%s: unknown name %q", arg, arg)
+		}
+		return func(e *env, v value) value {
+			if isEmpty(v) {
+				return other(e)
+			}
+			return v
+		}, nil
+	case "no_content":
+		// What an attachment without bytes (a placeholder) shows instead:
+		// the literal argument, or null when there is none.
+		return func(e *env, v value) value {
+			if e.att == nil || e.att.HasContent {
+				return v
+			}
+			if arg == "" {
+				return value{}
+			}
+			return strValue(arg)
+		}, nil
 	}
 	return nil, fmt.Errorf("unknown modifier %q", name)
+}
+
+func isEmpty(v value) bool {
+	switch v.kind {
+	case vNull:
+		return true
+	case vString:
+		return v.s == ""
+	case vTime:
+		return v.t.IsZero()
+	case vStrings:
+		return len(v.list) == 0
+	}
+	return false
 }
 
 // expr is a compiled expression: a getter and its modifiers.

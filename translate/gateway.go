@@ -34,7 +34,9 @@ type Options struct {
 	Auth  Authenticator
 	// Limiter, if set, rate-limits each key.
 	Limiter Limiter
-	Logger  *slog.Logger
+	// Signer, if set, makes presigned download links for link routes.
+	Signer *Signer
+	Logger *slog.Logger
 }
 
 // Gateway serves every dialect of a Config over one store.
@@ -57,6 +59,7 @@ func NewGateway(cfg *Config, opts Options) *Gateway {
 // Mount registers every dialect's routes on app, then a catch-all per mount
 // so that unknown paths get the dialect's own not-found answer.
 func (g *Gateway) Mount(app fiber.Router) {
+	app.Get(LinkPath+":token", g.serveLink)
 	for _, d := range g.cfg.dialects {
 		for _, r := range d.routes {
 			app.Add(r.spec.Method, r.fullPath, g.handler(r))
@@ -93,7 +96,7 @@ func (g *Gateway) handler(r *compiledRoute) fiber.Handler {
 		}
 		var res *result
 		if err == nil {
-			res, err = r.run(c.Context(), g.opts.Store, b, caller)
+			res, err = r.run(c.Context(), g.opts.Store, g.opts.Signer, b, caller)
 		}
 		if err != nil {
 			discardBody(c)

@@ -3,11 +3,14 @@ package translate
 import (
 	"context"
 
+	"github.com/tidwall/sjson"
+
 	"github.com/dragoman-gw/dragoman/upstream"
 )
 
 // result is what a canonical operation produced for the response.
 type result struct {
+	link    string
 	att     *upstream.Attachment
 	files   []upstream.Attachment
 	rec     *upstream.Record
@@ -15,19 +18,37 @@ type result struct {
 }
 
 // run performs the route's canonical operation against the store.
-func (r *compiledRoute) run(ctx context.Context, store upstream.Store, b *bound, caller Caller) (*result, error) {
+func (r *compiledRoute) run(ctx context.Context, store upstream.Store, signer *Signer, b *bound, caller Caller) (*result, error) {
 	res := &result{}
 	switch r.spec.Op {
 	case opCreate:
-		sniffIfAsked(r, b)
-		na := upstream.NewAttachment{
-			Record: b.record(), Field: b.strs["field"], Name: b.strs["name"], Type: b.strs["type"],
-			Tags: b.tags, Title: b.strs["title"], Description: b.strs["description"],
-			Category: b.strs["category"], Status: b.strs["status"], ExternalID: b.strs["external_id"],
-			Owner: caller.Name(), ReplaceSameName: r.replaceNames, MaxSize: b.contentMax,
+		if r.spec.RequireRecord {
+			if _, err := store.GetRecord(ctx, b.record()); err != nil {
+				return nil, err
+			}
 		}
-		if na.Field == "" {
-			na.Field = r.d.defaultField
+		sniffIfAsked(r, b)
+		na := upstream.NewAttachment{Record: b.record(), Owner: caller.Name(),
+			ReplaceSameName: r.replaceNames, MaxSize: b.contentMax}
+		if b.content == nil && b.expectedSize > 0 {
+			limit := b.contentMax
+			if bd := r.byTarget["content"]; limit == 0 && bd != nil {
+				limit = bd.max
+			}
+			if limit > 0 && b.expectedSize > limit {
+				return nil, upstream.Errorf(upstream.KindTooLarge, "file is larger than %d bytes", limit)
+			}
+			na.ExpectedSize = b.expectedSize
+		}
+		r.fillMeta(&na, b)
+		if b.late != nil {
+			na.Finish = func(na *upstream.NewAttachment) error {
+				if err := b.late(); err != nil {
+					return err
+				}
+				r.fillMeta(na, b)
+				return nil
+			}
 		}
 		att, err := store.Create(ctx, na, b.content)
 		if err != nil {
@@ -44,7 +65,7 @@ func (r *compiledRoute) run(ctx context.Context, store upstream.Store, b *bound,
 		}
 		res.files = files
 		return res, nil
-	case opStat, opDownload, opDelete:
+	case opStat, opDownload, opDelete, opLink, opAppend:
 		att, err := r.resolve(ctx, store, b)
 		if err != nil {
 			return nil, err
@@ -70,12 +91,48 @@ func (r *compiledRoute) run(ctx context.Context, store upstream.Store, b *bound,
 			if err := store.Delete(ctx, att.ID); err != nil {
 				return nil, err
 			}
+		case opLink:
+			if signer == nil {
+				return nil, upstream.Errorf(upstream.KindUnsupported, "presigned links are not enabled")
+			}
+			if !att.HasContent {
+				return nil, upstream.Errorf(upstream.KindNotFound, "attachment has no content yet")
+			}
+			token, err := signer.Token(att.ID)
+			if err != nil {
+				return nil, err
+			}
+			res.link = LinkPath + token
+		case opAppend:
+			if !caller.CanEdit(att.Record.Collection) {
+				return nil, forbidden()
+			}
+			app, ok := store.(upstream.Appender)
+			if !ok {
+				return nil, upstream.Errorf(upstream.KindUnsupported, "this store cannot append chunks")
+			}
+			if b.content == nil {
+				return nil, upstream.Errorf(upstream.KindMissing, "missing chunk data")
+			}
+			a, err := app.Append(ctx, att.ID, b.content)
+			if err != nil {
+				return nil, err
+			}
+			res.att = &a
 		}
 	case opRecordGet:
 		return r.loadRecord(ctx, store, b.record(), res)
 	case opRecordUpdate:
 		rec := b.record()
+		if r.spec.RequireRecord {
+			if _, err := store.GetRecord(ctx, rec); err != nil {
+				return nil, err
+			}
+		}
 		fields := b.fields
+		if err := confirmCandidates(ctx, store, b); err != nil {
+			return nil, err
+		}
 		if len(b.emptyFields) > 0 {
 			existing, err := store.List(ctx, rec)
 			if err != nil && !upstream.IsKind(err, upstream.KindNotFound) {
@@ -103,6 +160,40 @@ func (r *compiledRoute) run(ctx context.Context, store upstream.Store, b *bound,
 		res.files = files
 	}
 	return res, nil
+}
+
+// confirmCandidates turns link attributes whose ids all name existing
+// attachments into file fields; the others go back into the opaque data.
+func confirmCandidates(ctx context.Context, store upstream.Store, b *bound) error {
+	for _, field := range sortedKeys(b.candidates) {
+		c := b.candidates[field]
+		all := true
+		for _, id := range c.ids {
+			if _, err := store.Stat(ctx, id); err != nil {
+				if !upstream.IsKind(err, upstream.KindNotFound) {
+					return err
+				}
+				all = false
+				break
+			}
+		}
+		if all {
+			b.fields[field] = c.ids
+			continue
+		}
+		b.data, _ = sjson.SetRawBytes(b.data, escapePathKey(c.key), []byte(c.raw))
+	}
+	return nil
+}
+
+// fillMeta copies the bound metadata into a new attachment.
+func (r *compiledRoute) fillMeta(na *upstream.NewAttachment, b *bound) {
+	na.Field, na.Name, na.Type, na.Tags = b.strs["field"], b.strs["name"], b.strs["type"], b.tags
+	na.Title, na.Description, na.Category = b.strs["title"], b.strs["description"], b.strs["category"]
+	na.Status, na.ExternalID = b.strs["status"], b.strs["external_id"]
+	if na.Field == "" {
+		na.Field = r.d.defaultField
+	}
 }
 
 func (r *compiledRoute) loadRecord(ctx context.Context, store upstream.Store, ref upstream.RecordRef, res *result) (*result, error) {

@@ -1,7 +1,9 @@
 package translate
 
 import (
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -27,6 +29,9 @@ func (g *Gateway) respond(c *fiber.Ctx, r *compiledRoute, b *bound, res *result)
 		return nil
 	}
 	e := &env{d: r.d, att: res.att, bound: b, rec: res.rec, files: res.files, origin: origin(c), contentAt: -1}
+	if res.link != "" {
+		e.link = e.origin + res.link
+	}
 	if res.rec != nil {
 		// At the top level of a record response, record.* is the record.
 		e.att = nil
@@ -178,9 +183,18 @@ func (g *Gateway) writeError(c *fiber.Ctx, d *compiledDialect, r *compiledRoute,
 	if d.errBody == nil {
 		return nil
 	}
-	e := &env{d: d, errKind: kind, errMessage: msg, errStatus: status, bound: &bound{strs: map[string]string{}}}
+	e := &env{d: d, errKind: kind, errMessage: msg, errStatus: status, bound: &bound{strs: map[string]string{}},
+		fingerprint: newFingerprint()}
 	c.Set(fiber.HeaderContentType, "application/json; charset=utf-8")
 	return c.Send(d.errBody.appendJSON(nil, e))
+}
+
+// newFingerprint identifies one error answer, so a client can quote it
+// and an operator can find it in the log.
+func newFingerprint() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // headerSafe keeps a message to printable ASCII for a response header.

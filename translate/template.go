@@ -19,6 +19,7 @@ type tmpl interface {
 // templateCompiler compiles YAML template trees for one dialect.
 type templateCompiler struct {
 	shapes map[string]*tObject
+	links  *LinkSuffixes
 	// allowContent permits $content|base64, which only a download's
 	// top-level response may use.
 	allowContent bool
@@ -110,8 +111,17 @@ func (tc *templateCompiler) compileScalar(n *yaml.Node) (tmpl, error) {
 		case "record.fields":
 			tc.usesFiles, tc.usesRecord = true, true
 			return &tFields{shape: shape}, nil
+		case "attachment":
+			return &tShape{shape: shape}, nil
 		}
-		return nil, fmt.Errorf("line %d: %q is not a list; only $files[shape] and $record.fields[shape] take a shape", n.Line, p.name)
+		return nil, fmt.Errorf("line %d: %q takes no shape; only $files[shape], $record.fields[shape] and $attachment[shape] do", n.Line, p.name)
+	}
+	if p.name == "record.links" {
+		if tc.links == nil {
+			return nil, fmt.Errorf("line %d: $record.links needs the dialect's links suffixes", n.Line)
+		}
+		tc.usesFiles, tc.usesRecord, tc.usesID = true, true, true
+		return &tLinks{s: tc.links}, nil
 	}
 	x, err := compileScalarExpr(s)
 	if err != nil {
@@ -240,6 +250,16 @@ func (t *tObject) merged(e *env) []byte {
 	return doc
 }
 
+// tShape renders the attachment in scope through a shape.
+type tShape struct{ shape *tObject }
+
+func (t *tShape) appendJSON(dst []byte, e *env) []byte {
+	if e.att == nil {
+		return append(dst, "null"...)
+	}
+	return t.shape.appendJSON(dst, e)
+}
+
 // tList renders the files in scope through a shape.
 type tList struct{ shape *tObject }
 
@@ -283,6 +303,56 @@ func (t *tFields) appendJSON(dst []byte, e *env) []byte {
 		dst = append(dst, ']')
 	}
 	e.att = saved
+	return append(dst, '}')
+}
+
+// tLinks renders the files in scope as link attributes, per field F:
+// F<ids> (the ids), F<names> (id -> name), and F<id>, F<name> for the last
+// one, which is what a single-file field holds.
+type tLinks struct{ s *LinkSuffixes }
+
+func (t *tLinks) appendJSON(dst []byte, e *env) []byte {
+	dst = append(dst, '{')
+	for i := 0; i < len(e.files); {
+		field := e.files[i].Field
+		j := i
+		for j < len(e.files) && e.files[j].Field == field {
+			j++
+		}
+		group := e.files[i:j]
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, field+t.s.IDs)
+		dst = append(dst, ':', '[')
+		for k := range group {
+			if k > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONString(dst, e.d.ids.Encode(group[k].ID, group[k].Name))
+		}
+		dst = append(dst, "],"...)
+		dst = appendJSONString(dst, field+t.s.Names)
+		dst = append(dst, ':', '{')
+		for k := range group {
+			if k > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONString(dst, e.d.ids.Encode(group[k].ID, group[k].Name))
+			dst = append(dst, ':')
+			dst = appendJSONString(dst, group[k].Name)
+		}
+		last := group[len(group)-1]
+		dst = append(dst, "},"...)
+		dst = appendJSONString(dst, field+t.s.ID)
+		dst = append(dst, ':')
+		dst = appendJSONString(dst, e.d.ids.Encode(last.ID, last.Name))
+		dst = append(dst, ',')
+		dst = appendJSONString(dst, field+t.s.Name)
+		dst = append(dst, ':')
+		dst = appendJSONString(dst, last.Name)
+		i = j
+	}
 	return append(dst, '}')
 }
 
@@ -392,4 +462,5 @@ var (
 	_ tmpl = (*tList)(nil)
 	_ tmpl = (*tFields)(nil)
 	_ tmpl = tContent{}
+	_ tmpl = (*tLinks)(nil)
 )

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/dragoman-gw/dragoman/keys"
 	"github.com/dragoman-gw/dragoman/ratelimit"
 	"github.com/dragoman-gw/dragoman/translate"
+	"github.com/dragoman-gw/dragoman/upstream"
 	"github.com/dragoman-gw/dragoman/upstream/bundled"
 )
 
@@ -35,6 +37,8 @@ type serveConfig struct {
 	// bufferLimit is the largest request body fasthttp reads into memory
 	// before handing it over as a stream; caps are enforced per route.
 	bufferLimit int
+	linkTTL     time.Duration
+	unlinkedTTL time.Duration
 }
 
 func serve(args []string, stderr io.Writer) int {
@@ -49,6 +53,8 @@ func serve(args []string, stderr io.Writer) int {
 	fs.Float64Var(&sc.rateLimit, "rate-limit", 200, "requests per second per key (0: no limit)")
 	fs.IntVar(&sc.rateBurst, "rate-burst", 400, "requests a key may make at once before the rate applies")
 	fs.IntVar(&sc.bufferLimit, "buffer-limit", 1<<20, "request bodies up to this size are read into memory; larger ones stream")
+	fs.DurationVar(&sc.linkTTL, "link-ttl", 15*time.Minute, "how long a presigned download link works")
+	fs.DurationVar(&sc.unlinkedTTL, "unlinked-ttl", 24*time.Hour, "how long an attachment never linked to a record is kept")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -80,7 +86,12 @@ func runServer(sc serveConfig, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("open keys: %w", err)
 	}
-	opts := translate.Options{Store: store, Auth: keyAuth{ring}, Logger: log}
+	secret, err := loadOrCreateSecret(filepath.Join(sc.data, "link.key"))
+	if err != nil {
+		return fmt.Errorf("link signing secret: %w", err)
+	}
+	opts := translate.Options{Store: store, Auth: keyAuth{ring}, Logger: log,
+		Signer: translate.NewSigner(secret, sc.linkTTL)}
 	if sc.rateLimit > 0 {
 		opts.Limiter = ratelimit.New(sc.rateLimit, sc.rateBurst)
 	}
@@ -119,6 +130,14 @@ func runServer(sc serveConfig, log *slog.Logger) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if exp, ok := any(store).(upstream.UnlinkedExpirer); ok && sc.unlinkedTTL > 0 {
+		sweeperDone := make(chan struct{})
+		go func() {
+			defer close(sweeperDone)
+			expireUnlinked(ctx, exp, sc.unlinkedTTL, log)
+		}()
+		defer func() { stop(); <-sweeperDone }()
+	}
 	served := make(chan error, 1)
 	go func() { served <- app.Listener(ln) }()
 	select {
@@ -131,6 +150,53 @@ func runServer(sc serveConfig, log *slog.Logger) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return <-served
+}
+
+// expireUnlinked drops attachments never linked to a record once they are
+// older than ttl, checking a few times per ttl until ctx ends.
+func expireUnlinked(ctx context.Context, exp upstream.UnlinkedExpirer, ttl time.Duration, log *slog.Logger) {
+	every := min(max(ttl/4, time.Second), 10*time.Minute)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			n, err := exp.ExpireUnlinked(ctx, now.Add(-ttl))
+			if err != nil {
+				log.Error("expire unlinked attachments", "err", err)
+			} else if n > 0 {
+				log.Info("expired unlinked attachments", "count", n)
+			}
+		}
+	}
+}
+
+// loadOrCreateSecret reads a 32-byte secret, making it on first start.
+func loadOrCreateSecret(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if len(b) != 32 {
+			return nil, fmt.Errorf("%s: want 32 bytes, found %d", path, len(b))
+		}
+		return b, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	b = make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // keyAuth adapts the key ring to the gateway's Authenticator.
