@@ -10,6 +10,7 @@ import (
 	"path"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/tidwall/gjson"
@@ -149,7 +150,7 @@ func (r *compiledRoute) bindOne(b *bound, bd *binding, src requestSource) error 
 		if len(body) > 0 && body[0] == '"' && gjson.ValidBytes(body) {
 			raw = gjson.ParseBytes(body)
 		}
-		return r.bindContent(b, bd, raw)
+		return r.bindContent(b, bd, raw, nil)
 	}
 	if bd.source == "new_id" {
 		var id [8]byte
@@ -174,7 +175,7 @@ func (r *compiledRoute) bindOne(b *bound, bd *binding, src requestSource) error 
 	}
 	switch bd.target {
 	case "content":
-		return r.bindContent(b, bd, raw)
+		return r.bindContent(b, bd, raw, src.body)
 	case "data":
 		if bd.links {
 			return r.bindLinks(b, bd, raw)
@@ -264,7 +265,10 @@ func (bd *binding) read(src requestSource) (gjson.Result, bool) {
 		}
 		return str(v)
 	case "bodyjson":
-		res := gjson.GetBytes(src.body, bd.arg)
+		// Read through a string view of the body: gjson.GetBytes would copy
+		// every value, and a base64 file is most of the body. Values that
+		// outlive the request are cloned where they are kept.
+		res := gjson.Get(bytesView(src.body), bd.arg)
 		if !res.Exists() || res.Type == gjson.Null {
 			return gjson.Result{}, false
 		}
@@ -285,6 +289,15 @@ func (bd *binding) read(src requestSource) (gjson.Result, bool) {
 		}
 	}
 	return gjson.Result{}, false
+}
+
+// bytesView is b as a string without a copy; b must not change while the
+// string is in use.
+func bytesView(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 // jsonStringArray parses a JSON array of strings.
@@ -335,39 +348,47 @@ func (r *compiledRoute) bodyMaxFor(bd *binding) int64 {
 	return r.bodyMax
 }
 
-func (r *compiledRoute) bindContent(b *bound, bd *binding, raw gjson.Result) error {
+func (r *compiledRoute) bindContent(b *bound, bd *binding, raw gjson.Result, body []byte) error {
 	if raw.Type != gjson.String {
 		return bd.fail(upstream.KindInvalid, "invalid", bd.paramName()+" must be a string")
 	}
-	enc := []byte(raw.Str)
+	var enc []byte
+	if body != nil && raw.Index > 0 && raw.Index+len(raw.Raw) <= len(body) && strings.IndexByte(raw.Raw, '\\') < 0 {
+		// No escapes: the encoded bytes are the body between the quotes.
+		enc = body[raw.Index+1 : raw.Index+len(raw.Raw)-1]
+	} else {
+		enc = []byte(raw.Str)
+	}
 	if bd.max > 0 {
 		// Refuse from the encoded length before decoding anything.
 		if est := int64(len(enc)) / 4 * 3; est > bd.max+3 {
 			return upstream.Errorf(upstream.KindTooLarge, "file is larger than %d bytes", bd.max)
 		}
 	}
-	var data []byte
+	// The decoded bytes stream into the store, which enforces contentMax;
+	// corrupt base64 fails that write and leaves nothing.
+	b.contentMax = bd.max
 	switch bd.codec {
 	case "base64":
-		d, err := DecodeBase64(enc)
-		if err != nil {
-			return bd.fail(upstream.KindInvalid, "invalid", "invalid base64 in "+bd.paramName())
-		}
-		data = d
+		b.content = base64Stream(enc)
 	case "datauri":
+		typ, payload, isBase64, err := splitDataURI(enc)
+		if err != nil {
+			return bd.fail(upstream.KindInvalid, "invalid", upstream.MessageOf(err))
+		}
+		if _, ok := b.strs["type"]; !ok {
+			b.strs["type"] = typ
+		}
+		if isBase64 {
+			b.content = base64Stream(payload)
+			return nil
+		}
 		u, err := ParseDataURI(enc)
 		if err != nil {
 			return bd.fail(upstream.KindInvalid, "invalid", upstream.MessageOf(err))
 		}
-		data = u.Data
-		if _, ok := b.strs["type"]; !ok {
-			b.strs["type"] = u.Type
-		}
+		b.content = bytes.NewReader(u.Data)
 	}
-	if bd.max > 0 && int64(len(data)) > bd.max {
-		return upstream.Errorf(upstream.KindTooLarge, "file is larger than %d bytes", bd.max)
-	}
-	b.content, b.contentMax = bytes.NewReader(data), bd.max
 	return nil
 }
 
@@ -378,10 +399,10 @@ func bindTags(b *bound, bd *binding, raw gjson.Result) error {
 			if t.Type != gjson.String {
 				return bd.fail(upstream.KindInvalid, "invalid", "tags must be strings")
 			}
-			b.tags = append(b.tags, t.Str)
+			b.tags = append(b.tags, strings.Clone(t.Str))
 		}
 	case raw.Type == gjson.String:
-		b.tags = append(b.tags, raw.Str)
+		b.tags = append(b.tags, strings.Clone(raw.Str))
 	default:
 		return bd.fail(upstream.KindInvalid, "invalid", "tags must be a list of strings")
 	}

@@ -41,6 +41,17 @@ func readJSONBody(c *fiber.Ctx, max int64) ([]byte, error) {
 	if n := declaredLength(c); max > 0 && n > max {
 		return nil, tooLarge(max)
 	}
+	if n := declaredLength(c); n >= 0 {
+		// The size is known: one allocation, not ReadAll's doubling.
+		if s := c.Context().RequestBodyStream(); s == nil {
+			return c.Request().Body(), nil
+		}
+		body := make([]byte, n)
+		if _, err := io.ReadFull(requestBody(c), body); err != nil {
+			return nil, upstream.Wrap(upstream.KindInvalid, err, "could not read the request body")
+		}
+		return body, nil
+	}
 	r := requestBody(c)
 	if max > 0 {
 		r = io.LimitReader(r, max+1)

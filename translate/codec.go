@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"bytes"
 	"encoding/base64"
 	"io"
 	"mime"
@@ -36,26 +37,9 @@ type DataURI struct {
 
 // ParseDataURI decodes "data:[<type>][;param...][;base64],<data>".
 func ParseDataURI(s []byte) (DataURI, error) {
-	const prefix = "data:"
-	if len(s) < len(prefix) || !strings.EqualFold(string(s[:len(prefix)]), prefix) {
-		return DataURI{}, upstream.Errorf(upstream.KindInvalid, "file is not a data URI")
-	}
-	s = s[len(prefix):]
-	comma := strings.IndexByte(string(s[:min(len(s), 1024)]), ',')
-	if comma < 0 {
-		return DataURI{}, upstream.Errorf(upstream.KindInvalid, "data URI has no ','")
-	}
-	meta, payload := string(s[:comma]), s[comma+1:]
-	isBase64 := false
-	if strings.HasSuffix(strings.ToLower(meta), ";base64") {
-		isBase64 = true
-		meta = meta[:len(meta)-len(";base64")]
-	}
-	typ := meta
-	if typ == "" {
-		typ = "text/plain;charset=US-ASCII"
-	} else if _, _, err := mime.ParseMediaType(typ); err != nil {
-		return DataURI{}, upstream.Errorf(upstream.KindInvalid, "data URI has a malformed media type")
+	typ, payload, isBase64, err := splitDataURI(s)
+	if err != nil {
+		return DataURI{}, err
 	}
 	if isBase64 {
 		data, err := DecodeBase64(payload)
@@ -69,6 +53,54 @@ func ParseDataURI(s []byte) (DataURI, error) {
 		return DataURI{}, upstream.Errorf(upstream.KindInvalid, "data URI has malformed percent-encoding")
 	}
 	return DataURI{Type: typ, Data: []byte(data)}, nil
+}
+
+// splitDataURI parses a data URI's header and returns its media type and
+// its still-encoded payload, a slice of s.
+func splitDataURI(s []byte) (typ string, payload []byte, isBase64 bool, err error) {
+	const prefix = "data:"
+	if len(s) < len(prefix) || !strings.EqualFold(string(s[:len(prefix)]), prefix) {
+		return "", nil, false, upstream.Errorf(upstream.KindInvalid, "file is not a data URI")
+	}
+	s = s[len(prefix):]
+	comma := strings.IndexByte(string(s[:min(len(s), 1024)]), ',')
+	if comma < 0 {
+		return "", nil, false, upstream.Errorf(upstream.KindInvalid, "data URI has no ','")
+	}
+	meta := string(s[:comma])
+	payload = s[comma+1:]
+	if strings.HasSuffix(strings.ToLower(meta), ";base64") {
+		isBase64 = true
+		meta = meta[:len(meta)-len(";base64")]
+	}
+	typ = meta
+	if typ == "" {
+		typ = "text/plain;charset=US-ASCII"
+	} else if _, _, err := mime.ParseMediaType(typ); err != nil {
+		return "", nil, false, upstream.Errorf(upstream.KindInvalid, "data URI has a malformed media type")
+	}
+	return typ, payload, isBase64, nil
+}
+
+// base64Stream decodes base64 while it is read, so a file sent as base64
+// is never held decoded. Corrupt input fails the read with an invalid-input
+// error, which aborts the store's write.
+func base64Stream(enc []byte) io.Reader {
+	encoding := base64.StdEncoding
+	if len(enc)%4 != 0 && bytes.IndexAny(enc, "\r\n") < 0 {
+		encoding = base64.RawStdEncoding // unpadded, as JavaScript often sends
+	}
+	return invalidOnError{base64.NewDecoder(encoding, bytes.NewReader(enc))}
+}
+
+type invalidOnError struct{ r io.Reader }
+
+func (i invalidOnError) Read(p []byte) (int, error) {
+	n, err := i.r.Read(p)
+	if err != nil && err != io.EOF {
+		return n, upstream.Wrap(upstream.KindInvalid, err, "invalid base64 data")
+	}
+	return n, err
 }
 
 // genericTypes are MIME types that say nothing about the content; a route
