@@ -69,6 +69,7 @@ dialects:
         rate_limited: 429
         unsupported: 501
         unavailable: 503
+        bad_gateway: 502
         timeout: 504
         internal: 500
     shapes:

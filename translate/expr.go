@@ -76,7 +76,10 @@ type env struct {
 	// where the streamed content goes, between the quotes.
 	contentAt int
 
-	link        string // a presigned download URL, for link routes
+	link string // a presigned download URL, for link routes
+	// rawIDs renders att.ID as it is: an upstream's own id, when the
+	// gateway speaks to an upstream rather than to a client.
+	rawIDs      bool
 	fingerprint string // an error answer's id
 }
 
@@ -134,6 +137,9 @@ var getters = map[string]getter{
 		return value{kind: vStrings, list: a.Tags}
 	}, "tags"),
 	"id": func(e *env) value {
+		if e.att != nil && e.rawIDs {
+			return strValue(e.att.ID)
+		}
 		if e.att == nil || e.d.ids == nil {
 			return value{}
 		}

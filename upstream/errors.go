@@ -22,6 +22,7 @@ const (
 	KindRateLimited  Kind = "rate_limited" // too many requests for this key
 	KindUnsupported  Kind = "unsupported"  // the store cannot do this operation
 	KindUnavailable  Kind = "unavailable"  // the store is down or refused
+	KindBadGateway   Kind = "bad_gateway"  // a remote store failed or answered nonsense
 	KindTimeout      Kind = "timeout"      // the store did not answer in time
 	KindInternal     Kind = "internal"     // a bug or an unexpected failure
 )
@@ -30,7 +31,7 @@ const (
 func Kinds() []Kind {
 	return []Kind{KindInvalid, KindMissing, KindNotFound, KindTooLarge, KindUnauthorized,
 		KindForbidden, KindConflict, KindRateLimited, KindUnsupported, KindUnavailable,
-		KindTimeout, KindInternal}
+		KindBadGateway, KindTimeout, KindInternal}
 }
 
 // Error is an error with a canonical kind and a message fit for a client.
