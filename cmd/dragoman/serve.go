@@ -23,6 +23,7 @@ import (
 	"github.com/dragoman-gw/dragoman/translate"
 	"github.com/dragoman-gw/dragoman/upstream"
 	"github.com/dragoman-gw/dragoman/upstream/bundled"
+	"github.com/dragoman-gw/dragoman/upstream/remote"
 )
 
 // serveConfig is everything `dragoman serve` takes from its flags.
@@ -71,15 +72,12 @@ func runServer(sc serveConfig, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("load %s: %w", name, err)
 	}
-	if sc.upstream != "bundled" {
-		return fmt.Errorf("upstream %q: only the bundled store is available in this version", sc.upstream)
-	}
 	if err := os.MkdirAll(sc.data, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	store, err := bundled.Open(filepath.Join(sc.data, "store"))
+	store, err := openStore(sc, cfg)
 	if err != nil {
-		return fmt.Errorf("open store: %w", err)
+		return err
 	}
 	defer store.Close()
 	ring, err := keys.OpenRing(sc.data)
@@ -150,6 +148,37 @@ func runServer(sc serveConfig, log *slog.Logger) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return <-served
+}
+
+// pinger is a store that can say whether it is ready.
+type pinger interface {
+	upstream.Store
+	Ping(ctx context.Context) error
+}
+
+// openStore opens the store behind the gateway: the bundled one, or an
+// upstream named DIALECT+URL spoken to in that dialect.
+func openStore(sc serveConfig, cfg *translate.Config) (pinger, error) {
+	if sc.upstream == "bundled" {
+		s, err := bundled.Open(filepath.Join(sc.data, "store"))
+		if err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		return s, nil
+	}
+	dialect, u, ok := strings.Cut(sc.upstream, "+")
+	if !ok {
+		return nil, fmt.Errorf("--upstream %q: want bundled or DIALECT+http(s)://host:port[/base]", sc.upstream)
+	}
+	sp, err := cfg.Speaker(dialect)
+	if err != nil {
+		return nil, fmt.Errorf("--upstream: %w", err)
+	}
+	s, err := remote.New(remote.Options{Speaker: sp, URL: u, Token: sc.upstreamToken, DataDir: sc.data})
+	if err != nil {
+		return nil, fmt.Errorf("--upstream: %w", err)
+	}
+	return s, nil
 }
 
 // expireUnlinked drops attachments never linked to a record once they are
