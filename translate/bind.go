@@ -167,7 +167,9 @@ func (r *compiledRoute) bindOne(b *bound, bd *binding, src requestSource) error 
 	if !ok && bd.def != "" {
 		raw, ok = gjson.Result{Type: gjson.String, Str: bd.def}, true
 	}
-	if !ok || (raw.Type == gjson.String && raw.Str == "" && bd.required) {
+	// An empty string is a missing value, except as content: an empty
+	// file is a file.
+	if !ok || (raw.Type == gjson.String && raw.Str == "" && bd.required && bd.target != "content") {
 		if bd.required {
 			return bd.fail(upstream.KindMissing, "missing", "missing parameter "+bd.paramName())
 		}

@@ -71,6 +71,9 @@ func (rd *reader) complete(r *Remote) {
 		r.Record.ID = rd.t.Record.ID
 	}
 	if r.Field == "" {
+		r.Field = rd.t.Field // a field-scoped answer lists that field
+	}
+	if r.Field == "" {
 		r.Field = rd.d.defaultField
 	}
 }

@@ -26,12 +26,16 @@ var (
 	bucketByID  = []byte("by-canonical-id")
 )
 
-// ref is the upstream's address of an object.
+// ref is the upstream's address of an object, and what the gateway knows
+// of it that the upstream's dialect cannot carry.
 type ref struct {
 	NativeID string             `json:"native_id,omitempty"`
 	Record   upstream.RecordRef `json:"record"`
 	Field    string             `json:"field"`
 	Name     string             `json:"name"`
+	// Extra is the metadata of an attachment created through the gateway:
+	// digests computed while the bytes streamed out, tags, owner, times.
+	Extra *upstream.Attachment `json:"extra,omitempty"`
 }
 
 // key identifies the upstream object: its own id where it has one, else
@@ -76,7 +80,17 @@ func (m *idMap) ids(refs []ref) ([]string, error) {
 			}
 			if id := byKey.Get(r.key()); id != nil {
 				out[i] = string(id)
-				// Keep the address current (a file moved between records).
+				// Keep the address current (a file moved between records),
+				// and what the gateway knows of it.
+				if r.Extra == nil {
+					var old ref
+					if json.Unmarshal(byID.Get(id), &old) == nil && old.Extra != nil {
+						r.Extra = old.Extra
+						if val, err = json.Marshal(r); err != nil {
+							return err
+						}
+					}
+				}
 				if err := byID.Put(id, val); err != nil {
 					return err
 				}
@@ -101,6 +115,22 @@ func (m *idMap) ids(refs []ref) ([]string, error) {
 		return nil, upstream.Wrap(upstream.KindInternal, err, "record upstream ids")
 	}
 	return out, nil
+}
+
+// extras returns the gateway's own metadata of canonical ids.
+func (m *idMap) extras(ids []string) map[string]*upstream.Attachment {
+	out := map[string]*upstream.Attachment{}
+	_ = m.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketByID)
+		for _, id := range ids {
+			var r ref
+			if v := b.Get([]byte(id)); v != nil && json.Unmarshal(v, &r) == nil && r.Extra != nil {
+				out[id] = r.Extra
+			}
+		}
+		return nil
+	})
+	return out
 }
 
 // lookup returns the upstream address of a canonical id.

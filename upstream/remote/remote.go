@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"time"
 
 	"github.com/dragoman-gw/dragoman/translate"
 	"github.com/dragoman-gw/dragoman/upstream"
@@ -95,23 +96,63 @@ func unsupported(dialect, what string) error {
 	return upstream.Errorf(upstream.KindUnsupported, "the upstream dialect %s cannot %s", dialect, what)
 }
 
-// canonical turns remote attachments into canonical ones with ids.
+// canonical turns remote attachments into canonical ones with ids, filling
+// what the upstream did not report from what the gateway recorded.
 func (s *Store) canonical(rs []translate.Remote) ([]upstream.Attachment, error) {
+	return s.canonicalWith(rs, nil)
+}
+
+func (s *Store) canonicalWith(rs []translate.Remote, extra *upstream.Attachment) ([]upstream.Attachment, error) {
 	refs := make([]ref, len(rs))
 	for i, r := range rs {
-		refs[i] = ref{NativeID: r.NativeID, Record: r.Record, Field: r.Field, Name: r.Name}
+		refs[i] = ref{NativeID: r.NativeID, Record: r.Record, Field: r.Field, Name: r.Name, Extra: extra}
 	}
 	ids, err := s.ids.ids(refs)
 	if err != nil {
 		return nil, err
 	}
+	extras := s.ids.extras(ids)
 	out := make([]upstream.Attachment, len(rs))
+	pos := map[string]int64{}
 	for i, r := range rs {
-		out[i] = r.Attachment
-		out[i].ID = ids[i]
-		out[i].Position = int64(i)
+		a := r.Attachment
+		a.ID = ids[i]
+		a.Position = pos[a.Field]
+		pos[a.Field]++
+		if x := extras[a.ID]; x != nil {
+			overlay(&a, x)
+		}
+		out[i] = a
 	}
 	return out, nil
+}
+
+// overlay fills an upstream's report with the gateway's record of the
+// attachment where the upstream said nothing.
+func overlay(a *upstream.Attachment, x *upstream.Attachment) {
+	fill := func(dst *string, src string) {
+		if *dst == "" {
+			*dst = src
+		}
+	}
+	fill(&a.SHA256, x.SHA256)
+	fill(&a.MD5, x.MD5)
+	fill(&a.Title, x.Title)
+	fill(&a.Description, x.Description)
+	fill(&a.Category, x.Category)
+	fill(&a.Status, x.Status)
+	fill(&a.ExternalID, x.ExternalID)
+	fill(&a.Owner, x.Owner)
+	fill(&a.Type, x.Type)
+	if len(a.Tags) == 0 {
+		a.Tags = x.Tags
+	}
+	if a.Created.IsZero() {
+		a.Created = x.Created
+	}
+	if a.Modified.IsZero() {
+		a.Modified = x.Modified
+	}
 }
 
 // List lists a record through the dialect's list call, or its record call.
@@ -282,12 +323,14 @@ func (s *Store) Create(ctx context.Context, na upstream.NewAttachment, content i
 	if !ok {
 		return upstream.Attachment{}, unsupported(s.sp.Dialect(), "create a file in collection "+na.Record.Collection)
 	}
+	var digest *digester
 	if content != nil {
 		body, size, err := boundContent(content, rt.MaxContent(), na.MaxSize)
 		if err != nil {
 			return upstream.Attachment{}, err
 		}
-		t.Content, t.Size = body, size
+		digest = newDigester(body, na.MaxSize)
+		t.Content, t.Size = digest, size
 	}
 	if na.Finish != nil && content != nil {
 		// Late metadata (multipart fields after the file) must be known
@@ -303,9 +346,19 @@ func (s *Store) Create(ctx context.Context, na upstream.NewAttachment, content i
 	}
 	p, err := s.call(ctx, rt, t)
 	if err != nil {
+		if digest != nil && digest.err != nil {
+			return upstream.Attachment{}, digest.err
+		}
 		return upstream.Attachment{}, err
 	}
-	att, err := s.created(ctx, p, na)
+	now := time.Now().UTC()
+	extra := &upstream.Attachment{Tags: na.Tags, Title: na.Title, Description: na.Description,
+		Category: na.Category, Status: na.Status, ExternalID: na.ExternalID, Owner: na.Owner,
+		Type: na.Type, Created: now, Modified: now}
+	if digest != nil {
+		extra.SHA256, extra.MD5 = digest.sums()
+	}
+	att, err := s.created(ctx, p, na, extra)
 	if err != nil {
 		return upstream.Attachment{}, err
 	}
@@ -322,9 +375,9 @@ func (s *Store) Create(ctx context.Context, na upstream.NewAttachment, content i
 
 // created finds the attachment a create made: the one the answer names,
 // else the newest of that name in the record's listing.
-func (s *Store) created(ctx context.Context, p *translate.Parsed, na upstream.NewAttachment) (upstream.Attachment, error) {
+func (s *Store) created(ctx context.Context, p *translate.Parsed, na upstream.NewAttachment, extra *upstream.Attachment) (upstream.Attachment, error) {
 	if p.One != nil && p.One.NativeID != "" {
-		atts, err := s.canonical([]translate.Remote{*p.One})
+		atts, err := s.canonicalWith([]translate.Remote{*p.One}, extra)
 		if err != nil {
 			return upstream.Attachment{}, err
 		}
@@ -344,7 +397,7 @@ func (s *Store) created(ctx context.Context, p *translate.Parsed, na upstream.Ne
 	}
 	for i := len(rs) - 1; i >= 0; i-- {
 		if rs[i].Name == na.Name && rs[i].Field == field {
-			atts, err := s.canonical(rs[i : i+1])
+			atts, err := s.canonicalWith(rs[i:i+1], extra)
 			if err != nil {
 				return upstream.Attachment{}, err
 			}
