@@ -23,6 +23,12 @@ type Authenticator interface {
 	Authenticate(secret string) (Caller, bool)
 }
 
+// Forwarder passes a request on unchanged but for credentials, and
+// returns a canonical error only when the upstream could not be reached.
+type Forwarder interface {
+	Forward(c *fiber.Ctx) error
+}
+
 // Limiter decides whether a caller may make one more request now.
 type Limiter interface {
 	Allow(callerName string) bool
@@ -36,7 +42,10 @@ type Options struct {
 	Limiter Limiter
 	// Signer, if set, makes presigned download links for link routes.
 	Signer *Signer
-	Logger *slog.Logger
+	// Forward maps a dialect to where requests it does not model go (a
+	// same-dialect upstream); without one they are not found.
+	Forward map[string]Forwarder
+	Logger  *slog.Logger
 }
 
 // Gateway serves every dialect of a Config over one store.
@@ -70,12 +79,42 @@ func (g *Gateway) Mount(app fiber.Router) {
 	sort.SliceStable(ds, func(i, j int) bool { return len(ds[i].spec.Mount) > len(ds[j].spec.Mount) })
 	for _, d := range ds {
 		d := d
-		notFound := func(c *fiber.Ctx) error {
+		rest := func(c *fiber.Ctx) error {
 			discardBody(c)
 			return g.writeError(c, d, nil, upstream.Errorf(upstream.KindNotFound, "no such endpoint"))
 		}
-		app.All(d.spec.Mount, notFound)
-		app.All(d.spec.Mount+"/*", notFound)
+		if fwd := g.opts.Forward[d.name]; fwd != nil {
+			rest = g.forwarder(d, fwd)
+		}
+		app.All(d.spec.Mount, rest)
+		app.All(d.spec.Mount+"/*", rest)
+	}
+}
+
+// forwarder passes on what the gateway does not model. The caller still
+// needs a gateway key; since the gateway cannot tell which collection an
+// unmodelled request touches, only keys unlimited by collection pass, and
+// only keys that may edit pass anything but GET and HEAD.
+func (g *Gateway) forwarder(d *compiledDialect, fwd Forwarder) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		caller, err := g.authenticate(c, d)
+		if err == nil && g.opts.Limiter != nil && !g.opts.Limiter.Allow(caller.Name()) {
+			err = upstream.Errorf(upstream.KindRateLimited, "rate limit exceeded")
+		}
+		if err == nil && !caller.CanRead("") {
+			err = upstream.Errorf(upstream.KindForbidden, "this key is limited to some collections and cannot pass requests through")
+		}
+		if err == nil && c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead && !caller.CanEdit("") {
+			err = upstream.Errorf(upstream.KindForbidden, "this key is read-only")
+		}
+		if err == nil {
+			err = fwd.Forward(c)
+		}
+		if err != nil {
+			discardBody(c)
+			return g.writeError(c, d, nil, err)
+		}
+		return nil
 	}
 }
 

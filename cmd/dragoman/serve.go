@@ -19,6 +19,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/dragoman-gw/dragoman/keys"
+	"github.com/dragoman-gw/dragoman/proxy"
 	"github.com/dragoman-gw/dragoman/ratelimit"
 	"github.com/dragoman-gw/dragoman/translate"
 	"github.com/dragoman-gw/dragoman/upstream"
@@ -90,6 +91,20 @@ func runServer(sc serveConfig, log *slog.Logger) error {
 	}
 	opts := translate.Options{Store: store, Auth: keyAuth{ring}, Logger: log,
 		Signer: translate.NewSigner(secret, sc.linkTTL)}
+	if dialect, u, ok := strings.Cut(sc.upstream, "+"); ok {
+		// Same dialect on both sides: what the gateway does not model
+		// passes through to the upstream.
+		sp, err := cfg.Speaker(dialect)
+		if err != nil {
+			return err
+		}
+		header, value := sp.Credential(sc.upstreamToken)
+		fwd, err := proxy.New(proxy.Options{URL: u, Credential: header, CredentialValue: value})
+		if err != nil {
+			return fmt.Errorf("--upstream: %w", err)
+		}
+		opts.Forward = map[string]translate.Forwarder{dialect: fwd}
+	}
 	if sc.rateLimit > 0 {
 		opts.Limiter = ratelimit.New(sc.rateLimit, sc.rateBurst)
 	}
