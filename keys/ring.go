@@ -9,15 +9,12 @@ import (
 	"time"
 )
 
-// minStatInterval bounds how often a stream of unknown secrets makes the
-// Ring stat keys.json.
-const minStatInterval = 100 * time.Millisecond
-
 // Ring is the server's view of the keys in a directory. It is safe for
 // concurrent use.
 //
 // A Ring rereads keys.json only when a presented secret matches no key and
-// the file changed (at most one stat per 100ms), or when Reload is called.
+// the file changed (one stat per miss: cheap next to the request that made
+// it), or when Reload is called.
 // A key removed from the file therefore stays valid until the next Reload
 // or miss-triggered reload.
 type Ring struct {
@@ -117,19 +114,14 @@ func (r *Ring) match(sum *[sha256.Size]byte) (Key, bool, uint64) {
 	return k, true, r.gen
 }
 
-// reloadIfChanged stats keys.json, at most once per minStatInterval, and
-// reloads it if it is not the version last read. Errors keep the current
+// reloadIfChanged stats keys.json and reloads it if it is not the version
+// last read. A key created just after a reload must work on its first
+// use, so the stat is never skipped. Errors keep the current
 // keys: a bad file must not lock every client out.
 func (r *Ring) reloadIfChanged() {
 	r.reloadMu.Lock()
 	defer r.reloadMu.Unlock()
-	now := r.now()
-	if !r.lastStat.IsZero() {
-		if d := now.Sub(r.lastStat); d >= 0 && d < minStatInterval {
-			return
-		}
-	}
-	r.lastStat = now
+	r.lastStat = r.now()
 	st, err := statFile(r.path)
 	if err != nil || st == r.stamp {
 		return

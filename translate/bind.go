@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"io"
 	"net/url"
-	"path"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
@@ -36,6 +35,9 @@ type bound struct {
 	fields      map[string][]string
 	emptyFields []string
 	candidates  map[string]linkCandidate
+	// natives remembers the client's spelling of each id it sent, so an
+	// error names what the client sent rather than an internal id.
+	natives map[string]string
 
 	// idName is the name part of an id whose format carries the name.
 	idName    string
@@ -198,8 +200,11 @@ func (r *compiledRoute) bindOne(b *bound, bd *binding, src requestSource) error 
 	s := raw.String()
 	switch bd.codec {
 	case "dirname":
-		s = path.Dir(s)
-		if s == "." {
+		// Not path.Dir: it would clean "a/../b" into "b" before the name
+		// checks could refuse the "..".
+		if i := strings.LastIndexByte(s, '/'); i >= 0 {
+			s = s[:i]
+		} else {
 			s = ""
 		}
 	case "basename":
@@ -432,7 +437,7 @@ func (r *compiledRoute) bindData(b *bound, bd *binding, raw gjson.Result) error 
 			if items[0].IsObject() && items[0].Get(escapePathKey(idKey)).Exists() {
 				ids := make([]string, 0, len(items))
 				for _, it := range items {
-					id, e := r.attachmentRef(it, shape, idKey)
+					id, e := r.attachmentRef(b, it, shape, idKey)
 					if e != nil {
 						err = e
 						return false
@@ -493,6 +498,7 @@ func (r *compiledRoute) bindLinks(b *bound, bd *binding, raw gjson.Result) error
 				if n.Type != gjson.String || !ok {
 					break
 				}
+				b.remember(id, n.String())
 				ids = append(ids, id)
 			}
 			if len(ids) == len(natives) {
@@ -507,6 +513,13 @@ func (r *compiledRoute) bindLinks(b *bound, bd *binding, raw gjson.Result) error
 	return nil
 }
 
+func (b *bound) remember(id, native string) {
+	if b.natives == nil {
+		b.natives = map[string]string{}
+	}
+	b.natives[id] = native
+}
+
 // linkCandidate is a link attribute that may name attachments.
 type linkCandidate struct {
 	key, raw string
@@ -515,7 +528,7 @@ type linkCandidate struct {
 
 // attachmentRef reads the canonical id out of an attachment object that a
 // client sent back, insisting on the shape's full set of keys.
-func (r *compiledRoute) attachmentRef(it gjson.Result, shape *tObject, idKey string) (string, error) {
+func (r *compiledRoute) attachmentRef(b *bound, it gjson.Result, shape *tObject, idKey string) (string, error) {
 	if !it.IsObject() {
 		return "", upstream.Errorf(upstream.KindInvalid, "each attachment must be an object")
 	}
@@ -529,6 +542,7 @@ func (r *compiledRoute) attachmentRef(it gjson.Result, shape *tObject, idKey str
 	if !ok {
 		return "", upstream.Errorf(upstream.KindInvalid, "attachment %s does not exist", native)
 	}
+	b.remember(id, native)
 	return id, nil
 }
 

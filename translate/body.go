@@ -4,17 +4,22 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/dragoman-gw/dragoman/upstream"
 )
 
-// drainLimit is how much of an unread request body the server reads and
-// throws away before answering an error. Closing a socket with unread data
-// makes the kernel send a reset, and clients then see "connection reset"
-// instead of the 413 or 400; past this much it closes the connection anyway.
-const drainLimit = 32 << 20
+// drainLimit and drainTime bound how much of an unread request body the
+// server reads and throws away before answering an error. Closing a socket
+// with unread data makes the kernel send a reset, and clients then see
+// "connection reset" instead of the 413 or 400; past either bound the
+// connection is closed anyway.
+const (
+	drainLimit = 1 << 30
+	drainTime  = 5 * time.Second
+)
 
 // requestBody returns the request body as a stream. fasthttp hands over
 // small bodies whole and streams larger ones; both look the same here.
@@ -84,15 +89,40 @@ func (c *cappedReader) Read(p []byte) (int, error) {
 }
 
 // rawBody returns the request body as a stream capped at max (0: no cap).
+// A body that ends before its Content-Length is an error, not a shorter
+// file: the client went away mid-upload.
 func rawBody(c *fiber.Ctx, max int64) (io.Reader, error) {
-	if n := declaredLength(c); max > 0 && n > max {
+	n := declaredLength(c)
+	if max > 0 && n > max {
 		return nil, tooLarge(max)
 	}
 	r := requestBody(c)
+	if n >= 0 {
+		r = &exactReader{r: r, want: n}
+	}
 	if max > 0 {
 		r = &cappedReader{r: r, max: max}
 	}
 	return r, nil
+}
+
+// exactReader fails a body that ends short of its declared length.
+type exactReader struct {
+	r    io.Reader
+	want int64
+	n    int64
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	e.n += int64(n)
+	if errors.Is(err, io.EOF) && e.n < e.want {
+		return n, upstream.Errorf(upstream.KindInvalid, "request body ended after %d of %d bytes", e.n, e.want)
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		return n, upstream.Wrap(upstream.KindInvalid, err, "request body broke off")
+	}
+	return n, err
 }
 
 func tooLarge(max int64) error {
@@ -105,6 +135,10 @@ func discardBody(c *fiber.Ctx) {
 	s := c.Context().RequestBodyStream()
 	if s == nil {
 		return
+	}
+	if conn := c.Context().Conn(); conn != nil {
+		_ = conn.SetReadDeadline(time.Now().Add(drainTime))
+		defer conn.SetReadDeadline(time.Time{}) //nolint:errcheck // the server sets its own before the next read
 	}
 	n, err := io.CopyN(io.Discard, s, drainLimit)
 	if n == drainLimit || (err != nil && !errors.Is(err, io.EOF)) {

@@ -186,6 +186,9 @@ func compileModifier(name, arg string) (modifier, error) {
 			}
 			return strValue(strings.Join(segs, "/"))
 		}, nil
+	case "urlsegment":
+		// One path segment: a '/' inside the value is escaped too.
+		return func(_ *env, v value) value { return strValue(url.PathEscape(v.text())) }, nil
 	case "time":
 		if arg == "" {
 			return nil, fmt.Errorf("modifier time needs a layout, e.g. time:2006-01-02 15:04:05")

@@ -133,6 +133,9 @@ func (r *compiledRoute) run(ctx context.Context, store upstream.Store, signer *S
 		if err := confirmCandidates(ctx, store, b); err != nil {
 			return nil, err
 		}
+		if err := checkListed(ctx, store, rec, b, caller); err != nil {
+			return nil, err
+		}
 		if len(b.emptyFields) > 0 {
 			existing, err := store.List(ctx, rec)
 			if err != nil && !upstream.IsKind(err, upstream.KindNotFound) {
@@ -182,6 +185,37 @@ func confirmCandidates(ctx context.Context, store upstream.Store, b *bound) erro
 			continue
 		}
 		b.data, _ = sjson.SetRawBytes(b.data, escapePathKey(c.key), []byte(c.raw))
+	}
+	return nil
+}
+
+// checkListed refuses a record update that lists an attachment of another
+// record: an update arranges a record's own files (and links the unlinked
+// uploads of its collection), it does not take other records' files, which
+// would also step around a key's collection limits.
+func checkListed(ctx context.Context, store upstream.Store, rec upstream.RecordRef, b *bound, caller Caller) error {
+	for _, field := range sortedKeys(b.fields) {
+		for _, id := range b.fields[field] {
+			name := b.natives[id]
+			if name == "" {
+				name = id
+			}
+			att, err := store.Stat(ctx, id)
+			if upstream.IsKind(err, upstream.KindNotFound) {
+				return upstream.Errorf(upstream.KindInvalid, "attachment %s does not exist", name)
+			}
+			if err != nil {
+				return err
+			}
+			own := att.Record == rec
+			unlinked := att.Record.ID == "" && (att.Record.Collection == rec.Collection || att.Record.Collection == "")
+			if !own && !unlinked {
+				return upstream.Errorf(upstream.KindInvalid, "attachment %s belongs to another record", name)
+			}
+			if !caller.CanEdit(att.Record.Collection) {
+				return forbidden()
+			}
+		}
 	}
 	return nil
 }

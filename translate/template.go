@@ -292,13 +292,13 @@ func (t *tFields) appendJSON(dst []byte, e *env) []byte {
 		first = false
 		dst = appendJSONString(dst, field)
 		dst = append(dst, ':', '[')
-		for j := i; j < len(e.files) && e.files[j].Field == field; j++ {
-			if j > i {
+		start := i
+		for ; i < len(e.files) && e.files[i].Field == field; i++ {
+			if i > start {
 				dst = append(dst, ',')
 			}
-			e.att = &e.files[j]
+			e.att = &e.files[i]
 			dst = t.shape.appendJSON(dst, e)
-			i = j + 1
 		}
 		dst = append(dst, ']')
 	}
