@@ -80,7 +80,7 @@ func (r *compiledRoute) decode(c *fiber.Ctx) (*bound, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !gjson.ValidBytes(body) || !gjson.ParseBytes(body).IsObject() {
+		if !gjson.ValidBytes(body) || !gjson.Parse(bytesView(body)).IsObject() {
 			return nil, upstream.Errorf(upstream.KindInvalid, "request body is not a valid JSON object")
 		}
 		src.body = body
@@ -431,7 +431,10 @@ func (r *compiledRoute) bindData(b *bound, bd *binding, raw gjson.Result) error 
 		if bd.files != "" && v.IsArray() {
 			items := v.Array()
 			if len(items) == 0 {
+				// A file field cleared, or an empty list of data: the
+				// operation tells which once it sees the record.
 				b.emptyFields = append(b.emptyFields, k.String())
+				opaque, _ = sjson.SetRawBytes(opaque, escapePathKey(k.String()), []byte("[]"))
 				return true
 			}
 			if items[0].IsObject() && items[0].Get(escapePathKey(idKey)).Exists() {

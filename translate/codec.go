@@ -17,7 +17,8 @@ import (
 // tolerated (some clients wrap at 76 columns); anything else that is not
 // base64 is an invalid-input error.
 func DecodeBase64(s []byte) ([]byte, error) {
-	out := make([]byte, base64.StdEncoding.DecodedLen(len(s)))
+	// Sized for the unpadded reading, which yields more bytes per length.
+	out := make([]byte, base64.RawStdEncoding.DecodedLen(len(s))+3)
 	n, err := base64.StdEncoding.Decode(out, s)
 	if err != nil {
 		// Unpadded input is common from JavaScript clients.

@@ -144,6 +144,7 @@ func (r *compiledRoute) run(ctx context.Context, store upstream.Store, signer *S
 			for _, f := range b.emptyFields {
 				if f == r.d.defaultField || len(inField(existing, f)) > 0 {
 					fields[f] = []string{}
+					b.data, _ = sjson.DeleteBytes(b.data, escapePathKey(f))
 				}
 			}
 		}

@@ -180,15 +180,15 @@ type interpPart struct {
 }
 
 func (t *tInterp) appendJSON(dst []byte, e *env) []byte {
-	var sb strings.Builder
+	dst = append(dst, '"')
 	for _, p := range t.parts {
 		if p.x != nil {
-			sb.WriteString(p.x.eval(e).text())
+			dst = appendJSONEscaped(dst, p.x.eval(e).text())
 		} else {
-			sb.WriteString(p.lit)
+			dst = appendJSONEscaped(dst, p.lit)
 		}
 	}
-	return appendJSONString(dst, sb.String())
+	return append(dst, '"')
 }
 
 // tArray is a fixed JSON array.
@@ -403,6 +403,12 @@ const hexDigits = "0123456789abcdef"
 // appendJSONString writes s as a JSON string; invalid UTF-8 becomes U+FFFD.
 func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	dst = appendJSONEscaped(dst, s)
+	return append(dst, '"')
+}
+
+// appendJSONEscaped writes s escaped for the inside of a JSON string.
+func appendJSONEscaped(dst []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
@@ -434,17 +440,19 @@ func appendJSONString(dst []byte, s string) []byte {
 		}
 		i += size
 	}
-	return append(dst, '"')
+	return dst
 }
 
 // escapePathKey escapes a literal key for use as an sjson/gjson path.
 func escapePathKey(k string) string {
-	if !strings.ContainsAny(k, `.*?|#@\!`) {
+	// ':' too: sjson reads a leading ':' as "this is an object key".
+	const special = `.*?|#@\!:`
+	if !strings.ContainsAny(k, special) {
 		return k
 	}
 	var sb strings.Builder
 	for _, r := range k {
-		if strings.ContainsRune(`.*?|#@\!`, r) {
+		if strings.ContainsRune(special, r) {
 			sb.WriteByte('\\')
 		}
 		sb.WriteRune(r)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
 
 	"github.com/dragoman-gw/dragoman/keys"
 	"github.com/dragoman-gw/dragoman/proxy"
@@ -126,6 +127,8 @@ func runServer(sc serveConfig, log *slog.Logger) error {
 			return c.Status(fiber.StatusInternalServerError).SendString("internal error")
 		},
 	})
+	// A panic in one handler answers 500 instead of ending every request.
+	app.Use(recover.New())
 	app.Get("/healthz", func(c *fiber.Ctx) error {
 		if err := store.Ping(c.Context()); err != nil {
 			return c.Status(fiber.StatusServiceUnavailable).SendString("store unavailable")
