@@ -12,11 +12,11 @@ import (
 )
 
 func routesCommand(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "check" {
-		fmt.Fprintln(stderr, "usage: dragoman routes check [--routes FILE]")
+	if len(args) == 0 || (args[0] != "check" && args[0] != "matrix") {
+		fmt.Fprintln(stderr, "usage: dragoman routes check|matrix [--routes FILE]")
 		return 2
 	}
-	fs := flag.NewFlagSet("routes check", flag.ContinueOnError)
+	fs := flag.NewFlagSet("routes "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("routes", "", "routes.yaml to check (default: the embedded one)")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -28,6 +28,10 @@ func routesCommand(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "%s: %s\n", name, line)
 		}
 		return 1
+	}
+	if args[0] == "matrix" {
+		fmt.Fprint(stdout, cfg.UpstreamMatrix())
+		return 0
 	}
 	fmt.Fprintf(stdout, "%s: ok: %d dialects (%v)\n", name, len(cfg.Dialects()), cfg.Dialects())
 	return 0

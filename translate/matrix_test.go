@@ -1,0 +1,59 @@
+package translate
+
+import (
+	"os"
+	"testing"
+)
+
+// TestUpstreamMatrixIsCurrent keeps docs/upstream-matrix.md generated from
+// the routes.yaml it documents.
+func TestUpstreamMatrixIsCurrent(t *testing.T) {
+	data, err := os.ReadFile("../routes.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile("../docs/upstream-matrix.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.UpstreamMatrix(); got != string(doc) {
+		t.Fatalf("docs/upstream-matrix.md is stale: run go run ./cmd/dragoman routes matrix > docs/upstream-matrix.md\n%s", lineDiff(string(doc), got))
+	}
+}
+
+func TestUpstreamCapabilities(t *testing.T) {
+	data, err := os.ReadFile("../routes.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[string]string{
+		"nimblex":         {"create": "direct", "download": "direct", "stat": "via list", "record.update": ""},
+		"transactionlink": {"download": "via link", "placeholder": ""},
+		"espocrm":         {"delete": "via record.update", "list": "via record.get"},
+		"mediapocket":     {"create": "", "placeholder": "direct", "download": ""},
+		"infolobby":       {"list": "via record.get", "record.update": "direct"},
+	}
+	for dialect, ops := range want {
+		sp, err := cfg.Speaker(dialect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, c := range sp.UpstreamCapabilities() {
+			got[c.Op] = c.How
+		}
+		for op, how := range ops {
+			if got[op] != how {
+				t.Errorf("%s as upstream: %s is %q, want %q", dialect, op, got[op], how)
+			}
+		}
+	}
+}
