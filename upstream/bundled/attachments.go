@@ -39,6 +39,7 @@ func (s *Store) Open(ctx context.Context, id string) (upstream.Attachment, upstr
 		return upstream.Attachment{}, nil, err
 	}
 	if !a.HasContent {
+		// A plain placeholder, or a partial that Append is still filling.
 		return upstream.Attachment{}, nil, upstream.Errorf(upstream.KindNotFound, "attachment has no content yet")
 	}
 	// Once open, the file stays readable even if the attachment is deleted
@@ -52,7 +53,7 @@ func (s *Store) Open(ctx context.Context, id string) (upstream.Attachment, upstr
 
 // Delete implements upstream.Store. The metadata goes in one commit, then
 // the blob; if that removal is interrupted, the blob is an orphan that the
-// next Open removes.
+// next Open removes. Deleting an unlinked attachment touches no record.
 func (s *Store) Delete(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return ctxError(err)
@@ -60,8 +61,9 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if !validID(id) {
 		return errAttachmentNotFound()
 	}
-	var gone upstream.Attachment
+	var blobs []string
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		blobs = nil
 		m := metaOf(tx)
 		a, ok, err := m.attachment(id)
 		if err != nil {
@@ -70,16 +72,22 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		if !ok {
 			return errAttachmentNotFound()
 		}
-		if err := m.remove(a); err != nil {
+		hasBlob, err := m.remove(a)
+		if err != nil {
 			return err
 		}
-		gone = a
+		if hasBlob {
+			blobs = append(blobs, a.ID)
+		}
+		if !linked(a) {
+			return nil
+		}
 		_, err = m.touch(a.Record, now())
 		return err
 	})
 	if err != nil {
 		return classify(err, fmt.Sprintf("delete %s", id))
 	}
-	s.removeBlobs([]upstream.Attachment{gone})
+	s.removeBlobs(blobs)
 	return nil
 }

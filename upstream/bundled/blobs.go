@@ -55,25 +55,9 @@ func (s *Store) writeBlob(ctx context.Context, r io.Reader, maxSize int64) (blob
 // fill copies r into f through the hashes and fsyncs f.
 func (s *Store) fill(ctx context.Context, f *os.File, r io.Reader, maxSize int64) (blob, error) {
 	sh, mh := sha256.New(), md5.New()
-	src := &capReader{r: ctxReader{ctx: ctx, r: r}, max: maxSize}
-	bufp := s.bufs.Get().(*[]byte)
-	defer s.bufs.Put(bufp)
-
-	n, err := io.CopyBuffer(io.MultiWriter(f, sh, mh), src, *bufp)
-	switch {
-	case err == nil:
-	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
-		return blob{}, ctxError(err)
-	case src.srcErr != nil && errors.Is(err, src.srcErr):
-		if _, ok := errors.AsType[*upstream.Error](err); ok {
-			// The source's own kind (a decoder's invalid, a translator's cap)
-			// says more than ours would.
-			return blob{}, fmt.Errorf("read content: %w", err)
-		}
-		return blob{}, upstream.Wrap(upstream.KindInvalid, fmt.Errorf("read content: %w", err), "the content could not be read")
-	default:
-		// The cap's KindTooLarge, or a write to disk that failed.
-		return blob{}, classify(err, "write content")
+	n, err := s.copyIn(ctx, io.MultiWriter(f, sh, mh), &capReader{r: r, max: maxSize})
+	if err != nil {
+		return blob{}, err
 	}
 	if err := f.Sync(); err != nil {
 		return blob{}, classify(err, "sync content")
@@ -83,6 +67,50 @@ func (s *Store) fill(ctx context.Context, f *os.File, r io.Reader, maxSize int64
 		sha256: hex.EncodeToString(sh.Sum(nil)),
 		md5:    hex.EncodeToString(mh.Sum(nil)),
 	}, nil
+}
+
+// copyIn copies src (a capReader over the client's content) to w through a
+// pooled buffer, stopping once ctx is done, and gives a failure its kind:
+// the source's own kind, KindInvalid for any other source failure, the
+// cap's KindTooLarge, or what classify makes of a disk error.
+func (s *Store) copyIn(ctx context.Context, w io.Writer, src *capReader) (int64, error) {
+	src.r = ctxReader{ctx: ctx, r: src.r}
+	bufp := s.bufs.Get().(*[]byte)
+	defer s.bufs.Put(bufp)
+
+	n, err := io.CopyBuffer(w, src, *bufp)
+	switch {
+	case err == nil:
+		return n, nil
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		return n, ctxError(err)
+	case src.srcErr != nil && errors.Is(err, src.srcErr):
+		if _, ok := errors.AsType[*upstream.Error](err); ok {
+			// The source's own kind (a decoder's invalid, a translator's cap)
+			// says more than ours would.
+			return n, fmt.Errorf("read content: %w", err)
+		}
+		return n, upstream.Wrap(upstream.KindInvalid, fmt.Errorf("read content: %w", err), "the content could not be read")
+	default:
+		// The cap's KindTooLarge, or a write to disk that failed.
+		return n, classify(err, "write content")
+	}
+}
+
+// digests reads the first size bytes of f once and returns their sha256
+// and md5.
+func (s *Store) digests(f *os.File, size int64) (sha string, md string, err error) {
+	sh, mh := sha256.New(), md5.New()
+	bufp := s.bufs.Get().(*[]byte)
+	defer s.bufs.Put(bufp)
+	n, err := io.CopyBuffer(io.MultiWriter(sh, mh), io.NewSectionReader(f, 0, size), *bufp)
+	if err == nil && n != size {
+		err = fmt.Errorf("read %d bytes, want %d", n, size)
+	}
+	if err != nil {
+		return "", "", classify(err, "hash content")
+	}
+	return hex.EncodeToString(sh.Sum(nil)), hex.EncodeToString(mh.Sum(nil)), nil
 }
 
 // publish links the finished temp file into blobs/ under a fresh id and
@@ -123,6 +151,14 @@ func (s *Store) publish(tmp string) (string, error) {
 // the next Open removes.
 func (s *Store) removeBlob(id string) {
 	_ = os.Remove(s.blobPath(id))
+}
+
+// removeBlobs removes the blobs of attachments whose metadata a commit has
+// just deleted (the ids meta.remove said have one).
+func (s *Store) removeBlobs(ids []string) {
+	for _, id := range ids {
+		s.removeBlob(id)
+	}
 }
 
 // openBlob opens id's content. A missing file means the attachment was

@@ -2,6 +2,7 @@ package bundled
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -11,16 +12,19 @@ import (
 )
 
 // meta is the metadata seen through one bbolt transaction. Its methods keep
-// the attachments bucket and the index in step.
+// the attachments bucket, the index, the unlinked bucket and partials in
+// step.
 type meta struct {
-	atts, index, records *bolt.Bucket
+	atts, index, unlinked, partials, records *bolt.Bucket
 }
 
 func metaOf(tx *bolt.Tx) meta {
 	return meta{
-		atts:    tx.Bucket([]byte(bucketAttachments)),
-		index:   tx.Bucket([]byte(bucketIndex)),
-		records: tx.Bucket([]byte(bucketRecords)),
+		atts:     tx.Bucket([]byte(bucketAttachments)),
+		index:    tx.Bucket([]byte(bucketIndex)),
+		unlinked: tx.Bucket([]byte(bucketUnlinked)),
+		partials: tx.Bucket([]byte(bucketPartials)),
+		records:  tx.Bucket([]byte(bucketRecords)),
 	}
 }
 
@@ -36,8 +40,9 @@ func (m meta) attachment(id string) (a upstream.Attachment, ok bool, err error) 
 	return a, true, nil
 }
 
-// put stores a and its index entry. An attachment that moves must be
-// unindexed under its old record, field and position first.
+// put stores a and its entry in the index (or, unlinked, in the unlinked
+// bucket). An attachment that moves must be unindexed under its old
+// record, field and position first.
 func (m meta) put(a upstream.Attachment) error {
 	v, err := json.Marshal(a)
 	if err != nil {
@@ -46,27 +51,77 @@ func (m meta) put(a upstream.Attachment) error {
 	if err := m.atts.Put([]byte(a.ID), v); err != nil {
 		return fmt.Errorf("put attachment %s: %w", a.ID, err)
 	}
-	if err := m.index.Put(indexKey(a), []byte{}); err != nil {
+	if linked(a) {
+		err = m.index.Put(indexKey(a), []byte{})
+	} else {
+		err = m.unlinked.Put(unlinkedKey(a), []byte{})
+	}
+	if err != nil {
 		return fmt.Errorf("index attachment %s: %w", a.ID, err)
 	}
 	return nil
 }
 
 func (m meta) unindex(a upstream.Attachment) error {
-	if err := m.index.Delete(indexKey(a)); err != nil {
+	var err error
+	if linked(a) {
+		err = m.index.Delete(indexKey(a))
+	} else {
+		err = m.unlinked.Delete(unlinkedKey(a))
+	}
+	if err != nil {
 		return fmt.Errorf("unindex attachment %s: %w", a.ID, err)
 	}
 	return nil
 }
 
-// remove deletes a's metadata; its blob is the caller's to remove after
-// the commit.
-func (m meta) remove(a upstream.Attachment) error {
+// remove deletes a's metadata and reports whether a has a blob file (its
+// content, or the bytes appended so far); the blob is the caller's to
+// remove after the commit.
+func (m meta) remove(a upstream.Attachment) (hasBlob bool, err error) {
+	_, partial, err := m.expected(a.ID)
+	if err != nil {
+		return false, err
+	}
 	if err := m.unindex(a); err != nil {
-		return err
+		return false, err
 	}
 	if err := m.atts.Delete([]byte(a.ID)); err != nil {
-		return fmt.Errorf("delete attachment %s: %w", a.ID, err)
+		return false, fmt.Errorf("delete attachment %s: %w", a.ID, err)
+	}
+	if partial {
+		if err := m.partials.Delete([]byte(a.ID)); err != nil {
+			return false, fmt.Errorf("delete partial %s: %w", a.ID, err)
+		}
+	}
+	return a.HasContent || partial, nil
+}
+
+// expected reports the size a partial attachment (one Append is filling)
+// will have when complete; ok is false for any other attachment.
+func (m meta) expected(id string) (size int64, ok bool, err error) {
+	v := m.partials.Get([]byte(id))
+	if v == nil {
+		return 0, false, nil
+	}
+	if len(v) != 8 {
+		return 0, false, fmt.Errorf("partial %s: bad expected size %x", id, v)
+	}
+	return int64(binary.BigEndian.Uint64(v)), true, nil
+}
+
+// setExpected marks id partial, to be complete at size bytes.
+func (m meta) setExpected(id string, size int64) error {
+	if err := m.partials.Put([]byte(id), binary.BigEndian.AppendUint64(nil, uint64(size))); err != nil {
+		return fmt.Errorf("put partial %s: %w", id, err)
+	}
+	return nil
+}
+
+// completed marks id no longer partial.
+func (m meta) completed(id string) error {
+	if err := m.partials.Delete([]byte(id)); err != nil {
+		return fmt.Errorf("delete partial %s: %w", id, err)
 	}
 	return nil
 }

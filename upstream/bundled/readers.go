@@ -31,6 +31,8 @@ type capReader struct {
 	// srcErr is the last error the source returned, to tell a failing
 	// source from a failing disk.
 	srcErr error
+	// msg, if set, is the client message of the KindTooLarge error.
+	msg string
 }
 
 func (c *capReader) Read(p []byte) (int, error) {
@@ -54,5 +56,8 @@ func (c *capReader) Read(p []byte) (int, error) {
 }
 
 func (c *capReader) tooLarge() error {
+	if c.msg != "" {
+		return upstream.Errorf(upstream.KindTooLarge, "%s", c.msg)
+	}
 	return upstream.Errorf(upstream.KindTooLarge, "content exceeds %d bytes", c.max)
 }

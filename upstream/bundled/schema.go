@@ -12,18 +12,33 @@ import (
 //
 //	attachments  id -> JSON upstream.Attachment
 //	index        collection \x00 record \x00 field \x00 position (8 bytes, big-endian) \x00 id -> empty
+//	unlinked     created (8 bytes, big-endian Unix nanoseconds) id -> empty
+//	partials     id -> expected size (8 bytes, big-endian)
 //	records      collection \x00 record -> JSON upstream.Record
 //
 // The index orders a record's attachments by field, then position, so List
 // is one prefix scan. NUL separates the parts, which is why names holding a
 // NUL are refused.
+//
+// Every attachment has exactly one entry in index or in unlinked: in index
+// when it belongs to a record, in unlinked (ordered by creation time, for
+// ExpireUnlinked) when its record id is empty. List scans only index, so an
+// unlinked attachment is in no listing.
+//
+// partials names the placeholders that Append is filling: each has a blob
+// file holding at least its committed Size bytes. The entry goes when the
+// last chunk completes the content (or the attachment is deleted).
 const (
 	bucketAttachments = "attachments"
 	bucketIndex       = "index"
+	bucketUnlinked    = "unlinked"
+	bucketPartials    = "partials"
 	bucketRecords     = "records"
 )
 
-func bucketNames() []string { return []string{bucketAttachments, bucketIndex, bucketRecords} }
+func bucketNames() []string {
+	return []string{bucketAttachments, bucketIndex, bucketUnlinked, bucketPartials, bucketRecords}
+}
 
 func createBuckets(tx *bolt.Tx) error {
 	for _, name := range bucketNames() {
@@ -57,7 +72,18 @@ func indexKey(a upstream.Attachment) []byte {
 	return append(k, a.ID...)
 }
 
-// indexID is the attachment id at the end of an index key.
+// linked reports whether a belongs to a record (and so is in the index).
+func linked(a upstream.Attachment) bool { return a.Record.ID != "" }
+
+// unlinkedKey is a's key in the unlinked bucket: its creation time first,
+// so ExpireUnlinked stops at the first attachment young enough to stay.
+func unlinkedKey(a upstream.Attachment) []byte {
+	k := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(a.ID)), uint64(a.Created.UnixNano()))
+	return append(k, a.ID...)
+}
+
+// indexID is the attachment id at the end of an index key (or of a key of
+// the unlinked bucket).
 func indexID(key []byte) string {
 	if len(key) < idLen {
 		return ""
@@ -70,6 +96,19 @@ func indexID(key []byte) string {
 func validRef(ref upstream.RecordRef) bool {
 	return ref.Collection != "" && ref.ID != "" &&
 		!strings.Contains(ref.Collection, sep) && !strings.Contains(ref.ID, sep)
+}
+
+// checkAttachmentRef accepts what checkRef accepts and also an unlinked
+// reference: an empty record id, with any collection (even none) free of
+// NUL.
+func checkAttachmentRef(ref upstream.RecordRef) error {
+	if ref.ID != "" {
+		return checkRef(ref)
+	}
+	if strings.Contains(ref.Collection, sep) {
+		return upstream.Errorf(upstream.KindInvalid, "record collection must not contain NUL")
+	}
+	return nil
 }
 
 func checkRef(ref upstream.RecordRef) error {

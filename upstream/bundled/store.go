@@ -3,7 +3,7 @@
 //
 // On disk, under the directory given to Open:
 //
-//	meta.db            bbolt: buckets attachments, index and records
+//	meta.db            bbolt: buckets attachments, index, unlinked, partials and records (see schema.go)
 //	blobs/ab/abcd...   the content of attachment abcd..., fanned out by the id's first byte
 //	tmp/               uploads in progress; emptied at every Open
 //
@@ -11,6 +11,12 @@
 // directory and only then commits the metadata, so metadata never names a
 // blob that is not durable. The reverse (a blob no metadata names) is what a
 // crash between the two steps leaves, and what Open removes.
+//
+// A partial attachment (a placeholder Append fills in chunks) has a blob
+// from the start, which grows with each chunk: the chunk is fsynced before
+// its new size is committed, so the file always holds at least the
+// committed size. A crash between the two leaves it longer; Open (and
+// Append itself) cut it back to the committed size.
 package bundled
 
 import (
@@ -27,7 +33,11 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-var _ upstream.Store = (*Store)(nil)
+var (
+	_ upstream.Store           = (*Store)(nil)
+	_ upstream.Appender        = (*Store)(nil)
+	_ upstream.UnlinkedExpirer = (*Store)(nil)
+)
 
 // lockTimeout bounds the wait for bbolt's file lock, so a second process on
 // the same directory fails with a clear error instead of hanging.
@@ -45,8 +55,13 @@ type Store struct {
 
 	// bufs recycles copy buffers between uploads.
 	bufs sync.Pool
+	// appending serialises Appends per attachment id.
+	appending keyLocks
 
 	tmpRemoved, orphansRemoved int
+	// partialsCut counts the partial blobs Open cut back to their
+	// committed size.
+	partialsCut int
 }
 
 // Open opens (creating if needed) the store in dir, then removes what an
@@ -75,7 +90,7 @@ func open(dir string, timeout time.Duration) (*Store, error) {
 		return nil, fmt.Errorf("open %s: create buckets: %w", path, err)
 	}
 	// Recovery runs under bbolt's file lock, so no other process is writing.
-	if s.tmpRemoved, s.orphansRemoved, err = s.recoverDisk(); err != nil {
+	if s.tmpRemoved, s.orphansRemoved, s.partialsCut, err = s.recoverDisk(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store: recover: %w", err)
 	}
@@ -85,7 +100,8 @@ func open(dir string, timeout time.Duration) (*Store, error) {
 // Recovered reports what Open cleaned up: entries of tmp/ (uploads that
 // never finished) and blob files that no metadata referenced (a crash
 // between publishing a blob and committing its metadata, or an interrupted
-// removal).
+// removal). Partial blobs cut back to their committed size are not
+// counted: that is an ordinary interrupted chunk, which the client resends.
 func (s *Store) Recovered() (tmpRemoved, orphanBlobsRemoved int) {
 	return s.tmpRemoved, s.orphansRemoved
 }

@@ -31,7 +31,7 @@ func (s *Store) UpdateRecord(ctx context.Context, ref upstream.RecordRef, u upst
 	}
 
 	var rec upstream.Record
-	var deleted []upstream.Attachment
+	var deleted []string // blobs to remove after the commit
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		deleted = nil
 		m := metaOf(tx)
@@ -87,10 +87,11 @@ func checkFields(in map[string][]string) (map[string][]string, error) {
 }
 
 // setFields makes each named field of ref hold exactly its listed
-// attachments, positioned in list order, and returns the attachments it
-// deleted. Every listed id is loaded before anything changes, so an unknown
-// one fails the update with KindInvalid.
-func setFields(m meta, ref upstream.RecordRef, fields map[string][]string, t time.Time) ([]upstream.Attachment, error) {
+// attachments, positioned in list order, and returns the ids of the blobs
+// of the attachments it deleted. Every listed id is loaded before anything
+// changes, so an unknown one fails the update with KindInvalid. A listed
+// unlinked attachment becomes linked here.
+func setFields(m meta, ref upstream.RecordRef, fields map[string][]string, t time.Time) ([]string, error) {
 	names := slices.Sorted(maps.Keys(fields))
 	listed := map[string]upstream.Attachment{}
 	for _, field := range names {
@@ -106,7 +107,7 @@ func setFields(m meta, ref upstream.RecordRef, fields map[string][]string, t tim
 		}
 	}
 
-	var deleted []upstream.Attachment
+	var deleted []string
 	for _, field := range names {
 		current, err := m.scan(fieldPrefix(ref, field))
 		if err != nil {
@@ -116,10 +117,13 @@ func setFields(m meta, ref upstream.RecordRef, fields map[string][]string, t tim
 			if _, keep := listed[a.ID]; keep {
 				continue
 			}
-			if err := m.remove(a); err != nil {
+			hasBlob, err := m.remove(a)
+			if err != nil {
 				return nil, err
 			}
-			deleted = append(deleted, a)
+			if hasBlob {
+				deleted = append(deleted, a.ID)
+			}
 		}
 	}
 
@@ -132,7 +136,7 @@ func setFields(m meta, ref upstream.RecordRef, fields map[string][]string, t tim
 			if err := m.unindex(a); err != nil {
 				return nil, err
 			}
-			if a.Record != ref {
+			if a.Record != ref && linked(a) {
 				// Losing an attachment is a change to the record it came from.
 				if _, err := m.touch(a.Record, t); err != nil {
 					return nil, err

@@ -3,7 +3,9 @@
 // future backend. It uses only the Store interface.
 //
 // A store that cannot do an operation returns KindUnsupported, and the
-// cases that need the operation skip, saying so.
+// cases that need the operation skip, saying so. The cases of the optional
+// interfaces (upstream.Appender, upstream.UnlinkedExpirer) skip for a store
+// that does not implement them.
 package storetest
 
 import (
@@ -43,6 +45,20 @@ func Run(t *testing.T, newStore func(t *testing.T) upstream.Store) {
 		{"GetRecordUnknown", testGetRecordUnknown},
 		{"ConcurrentCreate", testConcurrentCreate},
 		{"LargeStream", testLargeStream},
+		{"Unlinked", testUnlinked},
+		{"UnlinkedLink", testUnlinkedLink},
+		{"FinishMetadata", testFinishMetadata},
+		{"FinishPlace", testFinishPlace},
+		{"FinishError", testFinishError},
+		{"FinishNotCalled", testFinishNotCalled},
+		{"FinishValidated", testFinishValidated},
+		{"AppendChunks", testAppendChunks},
+		{"AppendRefused", testAppendRefused},
+		{"AppendOver", testAppendOver},
+		{"AppendConcurrent", testAppendConcurrent},
+		{"AppendUnlinked", testAppendUnlinked},
+		{"AppendMoved", testAppendMoved},
+		{"ExpireUnlinked", testExpireUnlinked},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, newStore(t)) })
