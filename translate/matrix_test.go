@@ -8,14 +8,7 @@ import (
 // TestUpstreamMatrixIsCurrent keeps docs/upstream-matrix.md generated from
 // the routes.yaml it documents.
 func TestUpstreamMatrixIsCurrent(t *testing.T) {
-	data, err := os.ReadFile("../routes.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := Load(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := repoRoutes(t)
 	doc, err := os.ReadFile("../docs/upstream-matrix.md")
 	if err != nil {
 		t.Fatal(err)
@@ -26,14 +19,7 @@ func TestUpstreamMatrixIsCurrent(t *testing.T) {
 }
 
 func TestUpstreamCapabilities(t *testing.T) {
-	data, err := os.ReadFile("../routes.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := Load(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := repoRoutes(t)
 	want := map[string]map[string]string{
 		"nimblex":         {"create": "direct", "download": "direct", "stat": "via list", "record.update": ""},
 		"transactionlink": {"download": "via link", "placeholder": ""},
@@ -56,4 +42,18 @@ func TestUpstreamCapabilities(t *testing.T) {
 			}
 		}
 	}
+}
+
+// repoRoutes compiles the repository's routes.yaml.
+func repoRoutes(t *testing.T) *Config {
+	t.Helper()
+	data, err := os.ReadFile("../routes.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
