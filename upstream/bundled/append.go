@@ -76,7 +76,7 @@ func (s *Store) Append(ctx context.Context, id string, content io.Reader) (upstr
 // KindConflict.
 func (s *Store) partial(id string) (a upstream.Attachment, expected int64, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
-		m := metaOf(tx)
+		m := s.metaOf(tx)
 		var ok bool
 		if a, ok, err = m.attachment(id); err != nil || !ok {
 			if err == nil {
@@ -157,7 +157,7 @@ func (s *Store) appendChunk(ctx context.Context, f *os.File, content io.Reader, 
 func (s *Store) commitAppend(id string, from, size, expected int64, sha, md string) (upstream.Attachment, error) {
 	var a upstream.Attachment
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		m := metaOf(tx)
+		m := s.metaOf(tx)
 		var ok bool
 		var err error
 		if a, ok, err = m.attachment(id); err != nil || !ok {

@@ -18,7 +18,7 @@ func (s *Store) Stat(ctx context.Context, id string) (upstream.Attachment, error
 	}
 	var a upstream.Attachment
 	err := s.db.View(func(tx *bolt.Tx) error {
-		got, ok, err := metaOf(tx).attachment(id)
+		got, ok, err := s.metaOf(tx).attachment(id)
 		if err == nil && !ok {
 			err = errAttachmentNotFound()
 		}
@@ -64,7 +64,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	var blobs []string
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		blobs = nil
-		m := metaOf(tx)
+		m := s.metaOf(tx)
 		a, ok, err := m.attachment(id)
 		if err != nil {
 			return err

@@ -109,7 +109,7 @@ func (s *Store) commitNew(na upstream.NewAttachment, b blob, withContent bool, e
 	var replaced []string
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		replaced = nil
-		m := metaOf(tx)
+		m := s.metaOf(tx)
 		if _, taken, err := m.attachment(a.ID); err != nil || taken {
 			// Only a plain placeholder (which has no blob to collide with
 			// in publish) can hold the id; the client may simply retry.

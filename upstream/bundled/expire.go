@@ -29,7 +29,7 @@ func (s *Store) ExpireUnlinked(ctx context.Context, cutoff time.Time) (int, erro
 		var more bool
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			blobs, n, more = nil, 0, false
-			m := metaOf(tx)
+			m := s.metaOf(tx)
 			var old []upstream.Attachment
 			c := m.unlinked.Cursor()
 			for k, _ := c.First(); k != nil; k, _ = c.Next() {

@@ -16,6 +16,15 @@ import (
 // step.
 type meta struct {
 	atts, index, unlinked, partials, records *bolt.Bucket
+	// decoded, when set, saves decoding attachments read again unchanged.
+	decoded *decodeCache
+}
+
+// metaOf is the store's view of tx, with its decode cache.
+func (s *Store) metaOf(tx *bolt.Tx) meta {
+	m := metaOf(tx)
+	m.decoded = &s.decoded
+	return m
 }
 
 func metaOf(tx *bolt.Tx) meta {
@@ -34,9 +43,13 @@ func (m meta) attachment(id string) (a upstream.Attachment, ok bool, err error) 
 	if v == nil {
 		return a, false, nil
 	}
+	if got, ok := m.decoded.get(id, v); ok {
+		return got, true, nil
+	}
 	if err := json.Unmarshal(v, &a); err != nil {
 		return a, false, fmt.Errorf("decode attachment %s: %w", id, err)
 	}
+	m.decoded.put(id, v, a)
 	return a, true, nil
 }
 

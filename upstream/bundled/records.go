@@ -19,7 +19,7 @@ func (s *Store) List(ctx context.Context, ref upstream.RecordRef) ([]upstream.At
 	}
 	var list []upstream.Attachment
 	err := s.db.View(func(tx *bolt.Tx) error {
-		m := metaOf(tx)
+		m := s.metaOf(tx)
 		if _, ok, err := m.record(ref); err != nil || !ok {
 			if err == nil {
 				err = errRecordNotFound()
@@ -46,7 +46,7 @@ func (s *Store) GetRecord(ctx context.Context, ref upstream.RecordRef) (upstream
 	}
 	var r upstream.Record
 	err := s.db.View(func(tx *bolt.Tx) error {
-		got, ok, err := metaOf(tx).record(ref)
+		got, ok, err := s.metaOf(tx).record(ref)
 		if err == nil && !ok {
 			err = errRecordNotFound()
 		}

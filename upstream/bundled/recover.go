@@ -27,7 +27,7 @@ func (s *Store) recoverDisk() (tmpRemoved, orphansRemoved, partialsCut int, err 
 	}
 
 	err = s.db.View(func(tx *bolt.Tx) error {
-		m := metaOf(tx)
+		m := s.metaOf(tx)
 		fans, err := os.ReadDir(s.blobsDir())
 		if err != nil {
 			return fmt.Errorf("read blobs: %w", err)

@@ -57,6 +57,9 @@ type Store struct {
 	bufs sync.Pool
 	// appending serialises Appends per attachment id.
 	appending keyLocks
+	// decoded keeps recently read attachments decoded (listing a record is
+	// the hot path, and JSON decoding was most of its cost).
+	decoded decodeCache
 
 	tmpRemoved, orphansRemoved int
 	// partialsCut counts the partial blobs Open cut back to their

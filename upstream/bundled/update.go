@@ -34,7 +34,7 @@ func (s *Store) UpdateRecord(ctx context.Context, ref upstream.RecordRef, u upst
 	var deleted []string // blobs to remove after the commit
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		deleted = nil
-		m := metaOf(tx)
+		m := s.metaOf(tx)
 		t := now()
 		r, err := m.touch(ref, t)
 		if err != nil {
