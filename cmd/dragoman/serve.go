@@ -42,6 +42,8 @@ type serveConfig struct {
 	bufferLimit int
 	linkTTL     time.Duration
 	unlinkedTTL time.Duration
+	// upstreamTimeouts bound every exchange with a remote upstream.
+	upstreamTimeouts remote.Timeouts
 }
 
 func serve(args []string, stderr io.Writer) int {
@@ -58,6 +60,9 @@ func serve(args []string, stderr io.Writer) int {
 	fs.IntVar(&sc.bufferLimit, "buffer-limit", 1<<20, "request bodies up to this size are read into memory; larger ones stream")
 	fs.DurationVar(&sc.linkTTL, "link-ttl", 15*time.Minute, "how long a presigned download link works")
 	fs.DurationVar(&sc.unlinkedTTL, "unlinked-ttl", 24*time.Hour, "how long an attachment never linked to a record is kept")
+	fs.DurationVar(&sc.upstreamTimeouts.Connect, "upstream-connect-timeout", remote.DefaultTimeouts.Connect, "how long to wait for a connection to the upstream")
+	fs.DurationVar(&sc.upstreamTimeouts.FirstByte, "upstream-timeout", remote.DefaultTimeouts.FirstByte, "how long to wait for the upstream's answer to begin")
+	fs.DurationVar(&sc.upstreamTimeouts.Idle, "upstream-idle-timeout", remote.DefaultTimeouts.Idle, "how long a transfer to or from the upstream may stall")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -100,7 +105,8 @@ func runServer(sc serveConfig, log *slog.Logger) error {
 			return err
 		}
 		header, value := sp.Credential(sc.upstreamToken)
-		fwd, err := proxy.New(proxy.Options{URL: u, Credential: header, CredentialValue: value})
+		fwd, err := proxy.New(proxy.Options{URL: u, Credential: header, CredentialValue: value,
+			ConnectTimeout: sc.upstreamTimeouts.Connect, FirstByteTimeout: sc.upstreamTimeouts.FirstByte})
 		if err != nil {
 			return fmt.Errorf("--upstream: %w", err)
 		}
@@ -192,7 +198,8 @@ func openStore(sc serveConfig, cfg *translate.Config) (pinger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--upstream: %w", err)
 	}
-	s, err := remote.New(remote.Options{Speaker: sp, URL: u, Token: sc.upstreamToken, DataDir: sc.data})
+	s, err := remote.New(remote.Options{Speaker: sp, URL: u, Token: sc.upstreamToken, DataDir: sc.data,
+		Timeouts: sc.upstreamTimeouts})
 	if err != nil {
 		return nil, fmt.Errorf("--upstream: %w", err)
 	}
