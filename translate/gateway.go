@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -53,6 +54,8 @@ type Gateway struct {
 	cfg  *Config
 	opts Options
 	log  *slog.Logger
+	// renderBufs recycles the buffers JSON answers are rendered into.
+	renderBufs sync.Pool
 }
 
 // NewGateway builds a gateway; the config is already compiled, so nothing
@@ -62,7 +65,9 @@ func NewGateway(cfg *Config, opts Options) *Gateway {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Gateway{cfg: cfg, opts: opts, log: log}
+	g := &Gateway{cfg: cfg, opts: opts, log: log}
+	g.renderBufs.New = func() any { b := make([]byte, 0, 4096); return &b }
+	return g
 }
 
 // Mount registers every dialect's routes on app, then a catch-all per mount

@@ -39,10 +39,18 @@ func (g *Gateway) respond(c *fiber.Ctx, r *compiledRoute, b *bound, res *result)
 			e.bound = &bound{strs: map[string]string{}}
 		}
 	}
-	out := r.respBody.appendJSON(make([]byte, 0, 512), e)
+	bufp := g.renderBufs.Get().(*[]byte)
+	out := r.respBody.appendJSON((*bufp)[:0], e)
+	defer func() {
+		*bufp = out[:0]
+		g.renderBufs.Put(bufp)
+	}()
 	c.Set(fiber.HeaderContentType, r.contentType)
 	if !r.usesContent || res.content == nil {
-		return c.Send(out)
+		// SetBody copies into fasthttp's own pooled buffer, so ours can go
+		// back to the pool: rendering a list then allocates nothing.
+		c.Response().SetBody(out)
+		return nil
 	}
 	// Stream the content as base64 between the two halves of the document.
 	prefix, suffix := out[:e.contentAt], out[e.contentAt:]

@@ -79,7 +79,7 @@ func (s *Store) copyIn(ctx context.Context, w io.Writer, src *capReader) (int64,
 	bufp := s.bufs.Get().(*[]byte)
 	defer s.bufs.Put(bufp)
 
-	n, err := io.CopyBuffer(w, src, *bufp)
+	n, err := io.CopyBuffer(w, fullReads{src}, *bufp)
 	switch {
 	case err == nil:
 		return n, nil
@@ -195,6 +195,23 @@ func syncDir(dir string) error {
 		return err
 	}
 	return d.Close()
+}
+
+// fullReads fills the whole copy buffer before each write: a network body
+// arrives in pieces of a few KiB, and handing each to the disk and the
+// digests on its own costs a write and a goroutine per piece.
+type fullReads struct{ r io.Reader }
+
+func (f fullReads) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := f.r.Read(p[n:])
+		n += m
+		if err != nil {
+			return n, err // io.CopyBuffer writes the n bytes, then stops
+		}
+	}
+	return n, nil
 }
 
 // hashingWriter writes to w and both digests, with md5 on a second
