@@ -93,8 +93,9 @@ func (r *compiledRoute) decode(c *fiber.Ctx) (*bound, error) {
 	}
 	var deferred []*binding
 	for _, bd := range r.binds {
-		if bd.source == "form" && src.form.file != nil && len(src.form.values[bd.arg]) == 0 {
-			// It may still come after the file part.
+		if bd.source == "form" && src.form.file != nil {
+			// More of it may come after the file part: bind it once the
+			// whole form has been read.
 			deferred = append(deferred, bd)
 			continue
 		}
@@ -194,7 +195,9 @@ func (r *compiledRoute) bindOne(b *bound, bd *binding, src requestSource) error 
 		b.expectedSize = raw.Int()
 		return nil
 	}
-	if raw.Type != gjson.String && raw.Type != gjson.Number {
+	// Text from a JSON body must be a JSON string: a title of 12 is a
+	// client bug to report, not a title "12".
+	if raw.Type != gjson.String {
 		return bd.fail(upstream.KindInvalid, "invalid", bd.paramName()+" must be a string")
 	}
 	s := raw.String()
@@ -366,22 +369,29 @@ func (r *compiledRoute) bindContent(b *bound, bd *binding, raw gjson.Result, bod
 	} else {
 		enc = []byte(raw.Str)
 	}
-	if bd.max > 0 {
-		// Refuse from the encoded length before decoding anything.
-		if est := int64(len(enc)) / 4 * 3; est > bd.max+3 {
+	// tooBig refuses from the encoded length, before decoding anything.
+	tooBig := func(payload []byte) error {
+		if bd.max > 0 && int64(len(payload))/4*3 > bd.max+3 {
 			return upstream.Errorf(upstream.KindTooLarge, "file is larger than %d bytes", bd.max)
 		}
+		return nil
 	}
 	// The decoded bytes stream into the store, which enforces contentMax;
 	// corrupt base64 fails that write and leaves nothing.
 	b.contentMax = bd.max
 	switch bd.codec {
 	case "base64":
+		if err := tooBig(enc); err != nil {
+			return err
+		}
 		b.content = base64Stream(enc)
 	case "datauri":
 		typ, payload, isBase64, err := splitDataURI(enc)
 		if err != nil {
 			return bd.fail(upstream.KindInvalid, "invalid", upstream.MessageOf(err))
+		}
+		if err := tooBig(payload); err != nil {
+			return err
 		}
 		if _, ok := b.strs["type"]; !ok {
 			b.strs["type"] = typ

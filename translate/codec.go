@@ -87,6 +87,14 @@ func splitDataURI(s []byte) (typ string, payload []byte, isBase64 bool, err erro
 // is never held decoded. Corrupt input fails the read with an invalid-input
 // error, which aborts the store's write.
 func base64Stream(enc []byte) io.Reader {
+	// '=' may only close the input: the streaming decoder, read in small
+	// pieces near a cap, would take "000=000=" as two quanta.
+	if i := bytes.IndexByte(enc, '='); i >= 0 {
+		tail := bytes.Trim(enc[i:], "=\r\n")
+		if len(tail) > 0 || bytes.Count(enc[i:], []byte("=")) > 2 {
+			return invalidOnError{errReader{}}
+		}
+	}
 	encoding := base64.StdEncoding
 	if len(enc)%4 != 0 && bytes.IndexAny(enc, "\r\n") < 0 {
 		encoding = base64.RawStdEncoding // unpadded, as JavaScript often sends
@@ -95,6 +103,11 @@ func base64Stream(enc []byte) io.Reader {
 }
 
 type invalidOnError struct{ r io.Reader }
+
+// errReader fails every read: corrupt input found before decoding.
+type errReader struct{}
+
+func (errReader) Read([]byte) (int, error) { return 0, base64.CorruptInputError(0) }
 
 func (i invalidOnError) Read(p []byte) (int, error) {
 	n, err := i.r.Read(p)

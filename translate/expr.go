@@ -208,6 +208,8 @@ func compileModifier(name, arg string) (modifier, error) {
 		}, nil
 	case "string":
 		return func(_ *env, v value) value { return strValue(v.text()) }, nil
+	case "not":
+		return func(_ *env, v value) value { return value{kind: vBool, b: !(v.kind == vBool && v.b)} }, nil
 	case "upper":
 		return func(_ *env, v value) value { return strValue(strings.ToUpper(v.text())) }, nil
 	case "default":

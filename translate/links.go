@@ -52,7 +52,9 @@ func (s *Signer) Token(id string) (string, error) {
 // Verify returns the id a token signs, if the token is authentic and has
 // not expired.
 func (s *Signer) Verify(token string) (string, bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(token)
+	// Strict: the last character's spare bits must be zero, so no two
+	// spellings of one token exist.
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(token)
 	if err != nil || len(raw) != 16+linkMACBytes {
 		return "", false
 	}

@@ -114,7 +114,12 @@ func (r *compiledRoute) run(ctx context.Context, store upstream.Store, signer *S
 			if b.content == nil {
 				return nil, upstream.Errorf(upstream.KindMissing, "missing chunk data")
 			}
-			a, err := app.Append(ctx, att.ID, b.content)
+			chunk := b.content
+			if b.contentMax > 0 {
+				// The store caps the whole file; the dialect caps each chunk.
+				chunk = &cappedReader{r: chunk, max: b.contentMax}
+			}
+			a, err := app.Append(ctx, att.ID, chunk)
 			if err != nil {
 				return nil, err
 			}
