@@ -35,7 +35,7 @@ func (rt *Route) Parse(body []byte, t *Target) (*Parsed, error) {
 		return p, nil
 	}
 	if !gjson.ValidBytes(body) {
-		return nil, upstream.Errorf(upstream.KindUnavailable, "upstream %s answered %s with malformed JSON", rt.s.d.name, rt.Name())
+		return nil, upstream.Errorf(upstream.KindBadGateway, "upstream %s answered %s with malformed JSON", rt.s.d.name, rt.Name())
 	}
 	rd := reader{d: rt.s.d, t: t, p: p}
 	rd.walk(rt.r.respBody, gjson.ParseBytes(body), nil)
