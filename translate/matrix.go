@@ -24,20 +24,12 @@ var canonicalOps = []string{"create", "placeholder", "list", "stat", "download",
 func (s *Speaker) UpstreamCapabilities() []Capability {
 	has := s.Has
 	hasContent := false
-	createsPlaceholders := false
 	for _, r := range s.d.routes {
-		if r.spec.Op != opCreate {
-			continue
-		}
-		if bd := r.byTarget["content"]; bd != nil {
+		if r.spec.Op == opCreate && r.byTarget["content"] != nil {
 			hasContent = true
-			if !bd.required || bd.without != "" {
-				createsPlaceholders = true
-			}
-		} else {
-			createsPlaceholders = true
 		}
 	}
+	createsPlaceholders := s.MakesPlaceholders()
 	how := func(ok bool, h string) string {
 		if ok {
 			return h

@@ -37,7 +37,7 @@ func (rt *Route) Parse(body []byte, t *Target) (*Parsed, error) {
 	if !gjson.ValidBytes(body) {
 		return nil, upstream.Errorf(upstream.KindBadGateway, "upstream %s answered %s with malformed JSON", rt.s.d.name, rt.Name())
 	}
-	rd := reader{d: rt.s.d, t: t, p: p}
+	rd := reader{d: rt.s.d, t: t, p: p, fieldScoped: rt.r.byTarget["field"] != nil}
 	rd.walk(rt.r.respBody, gjson.ParseBytes(body), nil)
 	for i := range p.Files {
 		rd.complete(&p.Files[i])
@@ -53,6 +53,9 @@ type reader struct {
 	d *compiledDialect
 	t *Target
 	p *Parsed
+	// fieldScoped is set when the request named a field, so files the
+	// answer lists without one are in that field.
+	fieldScoped bool
 }
 
 func (rd *reader) one() *Remote {
@@ -70,7 +73,7 @@ func (rd *reader) complete(r *Remote) {
 	if r.Record.ID == "" {
 		r.Record.ID = rd.t.Record.ID
 	}
-	if r.Field == "" {
+	if r.Field == "" && rd.fieldScoped {
 		r.Field = rd.t.Field // a field-scoped answer lists that field
 	}
 	if r.Field == "" {
@@ -183,7 +186,7 @@ func (rd *reader) readLinks(l *LinkSuffixes, v gjson.Result, taken map[string]bo
 			taken[field+k] = true
 		}
 		for _, id := range val.Array() {
-			r := Remote{Attachment: upstream.Attachment{HasContent: true, Field: field}, NativeID: id.String()}
+			r := Remote{Attachment: upstream.Attachment{HasContent: true, Field: field}, NativeID: id.String(), Partial: true}
 			r.Name = names.Get(escapePathKey(id.String())).String()
 			rd.p.Files = append(rd.p.Files, r)
 		}

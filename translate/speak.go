@@ -1,19 +1,9 @@
 package translate
 
 import (
-	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
-	"mime/multipart"
-	"net/textproto"
-	"net/url"
-	"strconv"
-	"strings"
-
-	"github.com/tidwall/gjson"
-	"github.com/tidwall/sjson"
 
 	"github.com/dragoman-gw/dragoman/upstream"
 )
@@ -43,26 +33,58 @@ func (s *Speaker) Dialect() string { return s.d.name }
 // DefaultField is the field the dialect gives files that have none.
 func (s *Speaker) DefaultField() string { return s.d.defaultField }
 
+// CarriesFields reports whether the dialect can place a file in a field of
+// its choosing: some create route binds the field. A dialect that cannot
+// (TransactionLink, Media Pocket) keeps every file in its default field.
+func (s *Speaker) CarriesFields() bool {
+	for _, r := range s.d.routes {
+		if r.spec.Op == opCreate && r.byTarget["field"] != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Credential is the header that carries token in this dialect.
+func (s *Speaker) Credential(token string) (name, value string) {
+	c := s.d.spec.Credential
+	if c.Scheme != "" {
+		return c.Header, c.Scheme + " " + token
+	}
+	return c.Header, token
+}
+
 // Remote is an attachment as an upstream knows it: the canonical metadata
 // it reported, and its own id for it (empty for dialects that address files
 // by record, field and name).
 type Remote struct {
 	upstream.Attachment
 	NativeID string
+	// Partial is set when the answer named the file without describing it
+	// (a record's link attributes carry only ids and names); its other
+	// metadata has to be asked for.
+	Partial bool
 }
 
 // Target holds the canonical values an upstream request is rendered from.
 type Target struct {
-	Record   upstream.RecordRef
-	Field    string
-	Name     string
-	Type     string
-	Tags     []string
-	Title    string
-	NativeID string
-	// Content and Size: the bytes to send (Size -1 when unknown).
+	Record      upstream.RecordRef
+	Field       string
+	Name        string
+	Type        string
+	Tags        []string
+	Title       string
+	Description string
+	Category    string
+	Status      string
+	ExternalID  string
+	NativeID    string
+	// Content and Size: the bytes to send (Size -1 when unknown). A nil
+	// Content asks for a placeholder.
 	Content io.Reader
 	Size    int64
+	// ExpectedSize announces the size of a placeholder filled in chunks.
+	ExpectedSize int64
 	// Data and Fields: a record update's opaque data and file fields.
 	Data   json.RawMessage
 	Fields map[string][]Remote
@@ -70,23 +92,32 @@ type Target struct {
 
 // value returns the target's value of a canonical name.
 func (t *Target) value(name string) (string, bool) {
+	var v string
 	switch name {
 	case "record.collection":
-		return t.Record.Collection, t.Record.Collection != ""
+		v = t.Record.Collection
 	case "record.id":
-		return t.Record.ID, t.Record.ID != ""
+		v = t.Record.ID
 	case "field":
-		return t.Field, t.Field != ""
+		v = t.Field
 	case "name":
-		return t.Name, t.Name != ""
+		v = t.Name
 	case "type":
-		return t.Type, t.Type != ""
+		v = t.Type
 	case "title":
-		return t.Title, t.Title != ""
+		v = t.Title
+	case "description":
+		v = t.Description
+	case "category":
+		v = t.Category
+	case "status":
+		v = t.Status
+	case "external_id":
+		v = t.ExternalID
 	case "id":
-		return t.NativeID, t.NativeID != ""
+		v = t.NativeID
 	}
-	return "", false
+	return v, v != ""
 }
 
 // Route is one route of the spoken dialect, chosen for an operation.
@@ -104,6 +135,25 @@ func (rt *Route) Name() string { return rt.s.d.name + "." + rt.r.spec.Name }
 // RawContent reports whether the route answers with the bytes themselves.
 func (rt *Route) RawContent() bool { return rt.r.rawContent }
 
+// Binds reports whether the route's request carries a canonical value.
+func (rt *Route) Binds(target string) bool { return rt.r.byTarget[target] != nil }
+
+// ReplacesByName reports whether a create through the route replaces a
+// same-named file of the same field (Nimblex's upload does).
+func (rt *Route) ReplacesByName() bool { return rt.r.replaceNames }
+
+// RequiresRecord reports whether the route refuses a record that does not
+// exist yet.
+func (rt *Route) RequiresRecord() bool { return rt.r.spec.RequireRecord }
+
+// EncodesContent reports whether the route carries content encoded inside
+// a JSON body (base64 or a data URI) rather than as a raw or multipart
+// stream: such content is capped and has no streaming form upstream.
+func (rt *Route) EncodesContent() bool {
+	bd := rt.r.byTarget["content"]
+	return bd != nil && bd.source == "bodyjson"
+}
+
 // MaxContent is the largest content the route carries (0: no cap): a
 // request body's content cap for uploads, the answer's cap for downloads.
 func (rt *Route) MaxContent() int64 {
@@ -117,13 +167,13 @@ func (rt *Route) MaxContent() int64 {
 }
 
 // Find returns a route for op that can be rendered from t: every path
-// value it needs is there and every constant it binds matches.
+// value it needs is there, every constant it binds matches, every value it
+// requires is given, and it can carry t's content (or its absence).
 func (s *Speaker) Find(op string, t *Target) (*Route, bool) {
 	for _, r := range s.d.routes {
-		if r.spec.Op != op || !canRender(r, t) {
-			continue
+		if r.spec.Op == op && fits(r, t) {
+			return &Route{s: s, r: r}, true
 		}
-		return &Route{s: s, r: r}, true
 	}
 	return nil, false
 }
@@ -138,333 +188,98 @@ func (s *Speaker) Has(op string) bool {
 	return false
 }
 
-func canRender(r *compiledRoute, t *Target) bool {
+func fits(r *compiledRoute, t *Target) bool {
 	for _, b := range r.binds {
 		v, ok := t.value(b.target)
 		switch {
+		case b.source == "new_id":
+			// The upstream would make up the record id: a canonical
+			// record has its own, so such a route cannot address it.
+			return false
 		case b.source == "const":
 			if !ok || v != b.arg {
 				return false
 			}
-		case b.source == "path" && b.target != "field":
-			if !ok {
-				return false
-			}
+		case b.source == "path" && b.target != "field" && !ok:
+			return false
 		case b.target == "id" && !ok:
 			return false
+		case b.required && !isStructured(b.target) && !ok && !sourceFilled(r, b, t):
+			return false
 		}
+	}
+	if r.spec.Op == opCreate {
+		return carriesContent(r, t)
 	}
 	return true
 }
 
-// Request is an upstream request rendered from a Target.
-type Request struct {
-	Method string
-	// Path is the escaped path below the upstream's base URL.
-	Path    string
-	Query   url.Values
-	Headers [][2]string
-	Body    io.Reader
-	// BodyLen is the body's length, or -1 when it is not known ahead.
-	BodyLen int64
+// isStructured names the canonical values that are not single strings,
+// whose presence fits checks on its own terms.
+func isStructured(target string) bool {
+	switch target {
+	case "content", "data", "tags", "expected_size":
+		return true
+	}
+	return false
 }
 
-// Render builds the route's request for t. The content, if any, is not
-// read here: it streams when the request body is read.
-func (rt *Route) Render(t *Target) (*Request, error) {
-	r := rt.r
-	req := &Request{Method: r.spec.Method, Query: url.Values{}, BodyLen: 0}
-	path, err := renderPath(r, t)
-	if err != nil {
-		return nil, err
-	}
-	req.Path = r.d.spec.Mount + path
-	for _, b := range r.binds {
-		v, ok := t.value(b.target)
-		if !ok {
-			continue
-		}
-		switch b.source {
-		case "query":
-			req.Query.Set(b.arg, v)
-		case "header":
-			req.Headers = append(req.Headers, [2]string{b.arg, v})
+// sourceFilled reports whether another binding of the same request value
+// fills it (Media Pocket's title is also where the name goes).
+func sourceFilled(r *compiledRoute, b *binding, t *Target) bool {
+	for _, o := range r.binds {
+		if o != b && o.source == b.source && o.arg == b.arg {
+			if _, ok := t.value(o.target); ok {
+				return true
+			}
 		}
 	}
-	switch r.spec.Body.Kind {
-	case "json":
-		err = rt.renderJSON(req, t)
-	case "raw":
-		err = rt.renderRaw(req, t)
-	case "multipart":
-		err = rt.renderMultipart(req, t)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return req, nil
+	return false
 }
 
-// Credential is the header that carries token in this dialect.
-func (s *Speaker) Credential(token string) (name, value string) {
-	c := s.d.spec.Credential
-	if c.Scheme != "" {
-		return c.Header, c.Scheme + " " + token
-	}
-	return c.Header, token
-}
-
-func renderPath(r *compiledRoute, t *Target) (string, error) {
-	segs := strings.Split(r.spec.Path, "/")
-	for i, seg := range segs {
-		switch {
-		case strings.HasPrefix(seg, ":"):
-			v, err := pathValue(r, seg[1:], t)
-			if err != nil {
-				return "", err
-			}
-			segs[i] = url.PathEscape(v)
-		case seg == "*":
-			field, name := "", t.Name
-			if t.Field != "" && t.Field != r.d.defaultField {
-				field = t.Field
-			}
-			parts := strings.Split(field, "/")
-			if field == "" {
-				parts = nil
-			}
-			parts = append(parts, name)
-			for j, p := range parts {
-				parts[j] = url.PathEscape(p)
-			}
-			segs[i] = strings.Join(parts, "/")
-		}
-	}
-	return strings.Join(segs, "/"), nil
-}
-
-func pathValue(r *compiledRoute, param string, t *Target) (string, error) {
-	for _, b := range r.binds {
-		if b.source == "path" && b.arg == param {
-			if v, ok := t.value(b.target); ok {
-				return v, nil
-			}
-			return "", upstream.Errorf(upstream.KindInvalid, "%s needs %s for its path", r.spec.Name, b.target)
-		}
-	}
-	return "", upstream.Errorf(upstream.KindUnsupported, "%s: path parameter %s has no binding", r.spec.Name, param)
-}
-
-// contentMarker stands where streamed content goes in a rendered JSON body.
-const contentMarker = "@@dragoman-content-5f0c@@"
-
-func (rt *Route) renderJSON(req *Request, t *Target) error {
-	r := rt.r
-	doc := []byte("{}")
-	var contentBinding *binding
-	for _, b := range r.binds {
-		if b.source != "bodyjson" && !(b.alt != nil && b.alt.source == "bodyjson") {
-			continue
-		}
-		arg := b.arg
-		if b.source != "bodyjson" {
-			arg = b.alt.arg
-		}
-		var err error
-		switch b.target {
-		case "content":
-			if t.Content == nil {
-				continue
-			}
-			contentBinding = b
-			doc, err = sjson.SetBytes(doc, arg, contentMarker)
-		case "data":
-			doc, err = rt.renderData(doc, arg, b, t)
-		case "tags":
-			if len(t.Tags) > 0 {
-				doc, err = sjson.SetBytes(doc, arg, t.Tags)
-			}
-		case "expected_size":
-		default:
-			if v, ok := t.value(b.target); ok {
-				doc, err = sjson.SetBytes(doc, arg, v)
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("render %s body: %w", rt.Name(), err)
-		}
-	}
-	req.Headers = append(req.Headers, [2]string{"Content-Type", "application/json"})
-	if contentBinding == nil {
-		req.Body, req.BodyLen = bytes.NewReader(doc), int64(len(doc))
-		return nil
-	}
-	i := bytes.Index(doc, []byte(contentMarker))
-	prefix, suffix := doc[:i], doc[i+len(contentMarker):]
-	if contentBinding.codec == "datauri" {
-		typ := t.Type
-		if typ == "" {
-			typ = "application/octet-stream"
-		}
-		prefix = append(append([]byte(nil), prefix...), "data:"+typ+";base64,"...)
-	}
-	req.Body = io.MultiReader(bytes.NewReader(prefix), newBase64Reader(t.Content), bytes.NewReader(suffix))
-	req.BodyLen = -1
-	if t.Size >= 0 {
-		req.BodyLen = int64(len(prefix)+len(suffix)) + int64(base64.StdEncoding.EncodedLen(int(t.Size)))
-	}
-	return nil
-}
-
-// renderData writes a record update's data and file fields, as attachment
-// objects in the binding's shape or as link attributes.
-func (rt *Route) renderData(doc []byte, arg string, b *binding, t *Target) ([]byte, error) {
-	data := []byte("{}")
-	if len(t.Data) > 0 && gjson.ValidBytes(t.Data) {
-		data = append([]byte(nil), t.Data...)
-	}
-	var err error
-	for _, field := range sortedKeys(t.Fields) {
-		files := t.Fields[field]
-		switch {
-		case b.links:
-			ids := make([]string, len(files))
-			for i, f := range files {
-				ids[i] = f.NativeID
-			}
-			data, err = sjson.SetBytes(data, escapePathKey(field+rt.s.d.spec.Links.IDs), ids)
-		case b.files != "":
-			shape := rt.s.d.shapes[b.files]
-			arr := []byte{'['}
-			for i := range files {
-				if i > 0 {
-					arr = append(arr, ',')
-				}
-				a := files[i].Attachment
-				a.ID = files[i].NativeID
-				arr = shape.appendJSON(arr, &env{d: rt.s.d, att: &a, rawIDs: true})
-			}
-			arr = append(arr, ']')
-			data, err = sjson.SetRawBytes(data, escapePathKey(field), arr)
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	if arg == "@this" {
-		return data, nil
-	}
-	return sjson.SetRawBytes(doc, arg, data)
-}
-
-func (rt *Route) renderRaw(req *Request, t *Target) error {
+// carriesContent reports whether a create route can carry t's content: a
+// raw or multipart body is the content, so it cannot make a placeholder;
+// a JSON body can leave an optional content out, or announce a size for
+// chunks instead.
+func carriesContent(r *compiledRoute, t *Target) bool {
+	bd := r.byTarget["content"]
 	if t.Content != nil {
-		req.Body, req.BodyLen = t.Content, t.Size
-		if t.Type != "" {
-			req.Headers = append(req.Headers, [2]string{"Content-Type", t.Type})
-		}
+		return bd != nil
 	}
-	return nil
+	if bd == nil {
+		return true
+	}
+	if bd.source != "bodyjson" {
+		return false
+	}
+	if bd.without == "expected_size" {
+		return t.ExpectedSize > 0
+	}
+	return !bd.required && bd.without == ""
 }
 
-// renderMultipart writes the value parts and the file part's header ahead
-// of the content, so the body streams with no goroutine and, when the size
-// is known, a known length.
-func (rt *Route) renderMultipart(req *Request, t *Target) error {
-	var head bytes.Buffer
-	mw := multipart.NewWriter(&head)
-	for _, b := range rt.r.binds {
-		if b.source != "form" {
-			continue
-		}
-		values := t.Tags
-		if b.target != "tags" {
-			values = nil
-			if v, ok := t.value(b.target); ok {
-				values = []string{v}
-			}
-		}
-		for _, v := range values {
-			if err := mw.WriteField(b.arg, v); err != nil {
-				return err
-			}
-		}
-	}
-	h := textproto.MIMEHeader{}
-	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name=%q; filename=%q`, rt.r.spec.Body.File, t.Name))
-	typ := t.Type
-	if typ == "" {
-		typ = "application/octet-stream"
-	}
-	h.Set("Content-Type", typ)
-	if _, err := mw.CreatePart(h); err != nil {
-		return err
-	}
-	tail := "\r\n--" + mw.Boundary() + "--\r\n"
-	content := t.Content
-	if content == nil {
-		content = strings.NewReader("")
-	}
-	req.Headers = append(req.Headers, [2]string{"Content-Type", mw.FormDataContentType()})
-	req.Body = io.MultiReader(bytes.NewReader(head.Bytes()), content, strings.NewReader(tail))
-	req.BodyLen = -1
-	if t.Size >= 0 {
-		req.BodyLen = int64(head.Len()) + t.Size + int64(len(tail))
-	}
-	return nil
+// NamesFiles reports whether the dialect addresses files by record, field
+// and name rather than by an id of their own (Nimblex).
+func (s *Speaker) NamesFiles() bool { return s.d.ids == nil }
+
+// SendsLate reports whether the route's request carries a canonical value
+// only after the content (a multipart value part rendered after the file
+// part), so that it may still change while the bytes stream.
+func (rt *Route) SendsLate(target string) bool {
+	bd := rt.r.byTarget[target]
+	return bd != nil && bd.source == "form"
 }
 
-// ParseError reads an upstream's error answer back into a canonical error:
-// a message the route names for a kind wins, then the dialect's status map.
-func (rt *Route) ParseError(status int, header func(string) string, body []byte) error {
-	d := rt.s.d
-	msg := ""
-	if d.spec.Errors.Header != "" {
-		msg = header(d.spec.Errors.Header)
-	}
-	if msg == "" && d.errBody != nil && gjson.ValidBytes(body) {
-		msg = findMessage(d.errBody, gjson.ParseBytes(body))
-	}
-	if msg == "" {
-		msg = fmt.Sprintf("upstream %s answered %d", d.name, status)
-	}
-	for kind, m := range rt.r.messages {
-		if m == msg {
-			return upstream.Errorf(kind, "%s", msg)
+// MakesPlaceholders reports whether some create route can make a file
+// without content: one whose JSON body leaves the content out. A raw or
+// multipart upload is its content, and a content required unless a size
+// is announced (EspoCRM's chunked upload) makes a placeholder only for
+// chunks to fill, which is appending, not a placeholder.
+func (s *Speaker) MakesPlaceholders() bool {
+	for _, r := range s.d.routes {
+		if r.spec.Op == opCreate && carriesContent(r, &Target{}) {
+			return true
 		}
 	}
-	kind := upstream.KindInternal
-	for _, k := range upstream.Kinds() { // the first kind mapped to the status wins
-		if d.errStatus[k] == status {
-			kind = k
-			break
-		}
-	}
-	if status >= 500 {
-		kind = upstream.KindUnavailable
-	}
-	return upstream.Errorf(kind, "upstream: %s", msg)
-}
-
-// findMessage finds where an error template puts $message.
-func findMessage(t tmpl, v gjson.Result) string {
-	switch n := t.(type) {
-	case *tExpr:
-		if n.x.name == "message" {
-			return v.String()
-		}
-	case *tObject:
-		for i, k := range n.keys {
-			if m := findMessage(n.vals[i], v.Get(escapePathKey(k))); m != "" {
-				return m
-			}
-		}
-	case *tArray:
-		for i, it := range n.items {
-			if m := findMessage(it, v.Get(strconv.Itoa(i))); m != "" {
-				return m
-			}
-		}
-	}
-	return ""
+	return false
 }

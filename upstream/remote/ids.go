@@ -34,8 +34,13 @@ type ref struct {
 	Field    string             `json:"field"`
 	Name     string             `json:"name"`
 	// Extra is the metadata of an attachment created through the gateway:
-	// digests computed while the bytes streamed out, tags, owner, times.
+	// digests computed while the bytes streamed out, tags, owner, times,
+	// and the field when the dialect has none.
 	Extra *upstream.Attachment `json:"extra,omitempty"`
+	// Deleted marks an object the gateway deleted but the upstream could
+	// not be told to (an unlinked EspoCRM upload, which it expires on its
+	// own): the id stays unknown, and listings never show the object.
+	Deleted bool `json:"deleted,omitempty"`
 }
 
 // key identifies the upstream object: its own id where it has one, else
@@ -67,44 +72,65 @@ func openIDMap(path string) (*idMap, error) {
 	return &idMap{db: db}, nil
 }
 
-// ids returns the canonical id of every ref, minting ids for new ones, in
-// one transaction.
+func newID() (string, error) {
+	var raw [8]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(raw[:]), nil
+}
+
+func putRef(byID *bolt.Bucket, id string, r ref) error {
+	val, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return byID.Put([]byte(id), val)
+}
+
+func getRef(byID *bolt.Bucket, id []byte) (ref, bool) {
+	var r ref
+	v := byID.Get(id)
+	if v == nil || json.Unmarshal(v, &r) != nil {
+		return ref{}, false
+	}
+	return r, true
+}
+
+// ids returns the canonical id of every ref of a listing, minting ids for
+// new ones, in one transaction; an object the gateway deleted gets "".
+// The address of a known object is kept current (a file moved between
+// fields or records), and so is what the gateway knows of it.
 func (m *idMap) ids(refs []ref) ([]string, error) {
+	// Most listings show only known objects where they were: a read
+	// transaction answers them without a commit (and its fsyncs).
+	if out, ok := m.idsUnchanged(refs); ok {
+		return out, nil
+	}
 	out := make([]string, len(refs))
 	err := m.db.Update(func(tx *bolt.Tx) error {
 		byKey, byID := tx.Bucket(bucketByKey), tx.Bucket(bucketByID)
 		for i, r := range refs {
-			val, err := json.Marshal(r)
-			if err != nil {
-				return err
-			}
 			if id := byKey.Get(r.key()); id != nil {
-				out[i] = string(id)
-				// Keep the address current (a file moved between records),
-				// and what the gateway knows of it.
-				if r.Extra == nil {
-					var old ref
-					if json.Unmarshal(byID.Get(id), &old) == nil && old.Extra != nil {
-						r.Extra = old.Extra
-						if val, err = json.Marshal(r); err != nil {
-							return err
-						}
-					}
+				old, _ := getRef(byID, id)
+				if old.Deleted {
+					continue
 				}
-				if err := byID.Put(id, val); err != nil {
+				out[i] = string(id)
+				r.Extra = old.Extra
+				if err := putRef(byID, out[i], r); err != nil {
 					return err
 				}
 				continue
 			}
-			var raw [8]byte
-			if _, err := rand.Read(raw[:]); err != nil {
+			id, err := newID()
+			if err != nil {
 				return err
 			}
-			id := hex.EncodeToString(raw[:])
 			if err := byKey.Put(r.key(), []byte(id)); err != nil {
 				return err
 			}
-			if err := byID.Put([]byte(id), val); err != nil {
+			if err := putRef(byID, id, r); err != nil {
 				return err
 			}
 			out[i] = id
@@ -117,14 +143,74 @@ func (m *idMap) ids(refs []ref) ([]string, error) {
 	return out, nil
 }
 
+// idsUnchanged is ids for refs that are all known at the addresses given.
+func (m *idMap) idsUnchanged(refs []ref) ([]string, bool) {
+	out := make([]string, len(refs))
+	ok := true
+	_ = m.db.View(func(tx *bolt.Tx) error {
+		byKey, byID := tx.Bucket(bucketByKey), tx.Bucket(bucketByID)
+		for i, r := range refs {
+			id := byKey.Get(r.key())
+			if id == nil {
+				ok = false
+				return nil
+			}
+			old, _ := getRef(byID, id)
+			if old.Deleted {
+				continue
+			}
+			if old.Record != r.Record || old.Field != r.Field || old.Name != r.Name {
+				ok = false
+				return nil
+			}
+			out[i] = string(id)
+		}
+		return nil
+	})
+	return out, ok
+}
+
+// fresh gives an object the gateway just created its canonical id, with
+// what the gateway knows of it. An object with an id of its own is new
+// upstream, but a listing made meanwhile may have given it an id already,
+// which is kept: a client may hold it. For a dialect that addresses files
+// by name, an upload of the same name is a new file that replaced the old
+// one, whose id is dropped.
+func (m *idMap) fresh(r ref) (string, error) {
+	var id string
+	err := m.db.Update(func(tx *bolt.Tx) error {
+		byKey, byID := tx.Bucket(bucketByKey), tx.Bucket(bucketByID)
+		if old := byKey.Get(r.key()); old != nil {
+			if prev, ok := getRef(byID, old); ok && r.NativeID != "" && prev.Extra == nil && !prev.Deleted {
+				id = string(old)
+				return putRef(byID, id, r)
+			}
+			if err := byID.Delete(old); err != nil {
+				return err
+			}
+		}
+		var err error
+		if id, err = newID(); err != nil {
+			return err
+		}
+		if err := byKey.Put(r.key(), []byte(id)); err != nil {
+			return err
+		}
+		return putRef(byID, id, r)
+	})
+	if err != nil {
+		return "", upstream.Wrap(upstream.KindInternal, err, "record upstream ids")
+	}
+	return id, nil
+}
+
 // extras returns the gateway's own metadata of canonical ids.
 func (m *idMap) extras(ids []string) map[string]*upstream.Attachment {
 	out := map[string]*upstream.Attachment{}
 	_ = m.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketByID)
 		for _, id := range ids {
-			var r ref
-			if v := b.Get([]byte(id)); v != nil && json.Unmarshal(v, &r) == nil && r.Extra != nil {
+			if r, ok := getRef(b, []byte(id)); ok && r.Extra != nil {
 				out[id] = r.Extra
 			}
 		}
@@ -133,43 +219,95 @@ func (m *idMap) extras(ids []string) map[string]*upstream.Attachment {
 	return out
 }
 
-// lookup returns the upstream address of a canonical id.
+// lookup returns the upstream address of a canonical id. Anything the
+// gateway never minted, or has deleted, is not found: a client cannot
+// reach an upstream object by making up an id.
 func (m *idMap) lookup(id string) (ref, error) {
+	notFound := upstream.Errorf(upstream.KindNotFound, "attachment not found")
+	if !isCanonical(id) {
+		return ref{}, notFound
+	}
 	var r ref
 	found := false
 	err := m.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketByID).Get([]byte(id))
-		if v == nil {
-			return nil
-		}
-		found = true
-		return json.Unmarshal(v, &r)
+		r, found = getRef(tx.Bucket(bucketByID), []byte(id))
+		return nil
 	})
 	if err != nil {
 		return ref{}, upstream.Wrap(upstream.KindInternal, err, "read upstream ids")
 	}
-	if !found {
-		return ref{}, upstream.Errorf(upstream.KindNotFound, "attachment not found")
+	if !found || r.Deleted {
+		return ref{}, notFound
 	}
 	return r, nil
 }
 
-// forget drops a canonical id once its object is deleted.
-func (m *idMap) forget(id string) error {
-	return m.db.Update(func(tx *bolt.Tx) error {
+// isCanonical reports whether id has the form ids are minted in.
+func isCanonical(id string) bool {
+	if len(id) != 16 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// update changes what the map says of a canonical id.
+func (m *idMap) update(id string, f func(r *ref)) error {
+	err := m.db.Update(func(tx *bolt.Tx) error {
 		byID := tx.Bucket(bucketByID)
-		v := byID.Get([]byte(id))
-		if v == nil {
+		r, ok := getRef(byID, []byte(id))
+		if !ok {
 			return nil
 		}
-		var r ref
-		if err := json.Unmarshal(v, &r); err == nil {
-			if err := tx.Bucket(bucketByKey).Delete(r.key()); err != nil {
+		f(&r)
+		return putRef(byID, id, r)
+	})
+	if err != nil {
+		return upstream.Wrap(upstream.KindInternal, err, "record upstream ids")
+	}
+	return nil
+}
+
+// forget drops a canonical id once its object is deleted.
+func (m *idMap) forget(id string) error {
+	err := m.db.Update(func(tx *bolt.Tx) error {
+		byID := tx.Bucket(bucketByID)
+		r, ok := getRef(byID, []byte(id))
+		if !ok {
+			return nil
+		}
+		byKey := tx.Bucket(bucketByKey)
+		if cur := byKey.Get(r.key()); cur != nil && string(cur) == id {
+			if err := byKey.Delete(r.key()); err != nil {
 				return err
 			}
 		}
 		return byID.Delete([]byte(id))
 	})
+	if err != nil {
+		return upstream.Wrap(upstream.KindInternal, err, "record upstream ids")
+	}
+	return nil
 }
 
 func (m *idMap) close() error { return m.db.Close() }
+
+// claimed reports whether an upstream object is known as one the gateway
+// created (or deleted): a create looking for what it made passes over it.
+func (m *idMap) claimed(r ref) bool {
+	found := false
+	_ = m.db.View(func(tx *bolt.Tx) error {
+		id := tx.Bucket(bucketByKey).Get(r.key())
+		if id == nil {
+			return nil
+		}
+		prev, ok := getRef(tx.Bucket(bucketByID), id)
+		found = ok && (prev.Extra != nil || prev.Deleted)
+		return nil
+	})
+	return found
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"sync"
@@ -24,7 +25,7 @@ type Timeouts struct {
 	// Connect bounds dialing a new connection.
 	Connect time.Duration
 	// FirstByte bounds the wait from sending a request to its answer's
-	// headers.
+	// first byte.
 	FirstByte time.Duration
 	// Idle bounds any pause while a body streams, either way.
 	Idle time.Duration
@@ -33,13 +34,29 @@ type Timeouts struct {
 // DefaultTimeouts suit an upstream on a LAN.
 var DefaultTimeouts = Timeouts{Connect: 5 * time.Second, FirstByte: 30 * time.Second, Idle: 60 * time.Second}
 
-// transport sends rendered requests to one upstream over pooled
-// connections, with retries for idempotent reads and a circuit breaker.
+// orDefaults fills the timeouts left zero: zero is no setting, not "fail
+// at once".
+func (to Timeouts) orDefaults() Timeouts {
+	if to.Connect <= 0 {
+		to.Connect = DefaultTimeouts.Connect
+	}
+	if to.FirstByte <= 0 {
+		to.FirstByte = DefaultTimeouts.FirstByte
+	}
+	if to.Idle <= 0 {
+		to.Idle = DefaultTimeouts.Idle
+	}
+	return to
+}
+
+// transport sends requests to one upstream over pooled connections, with
+// retries for idempotent reads and a circuit breaker.
 type transport struct {
 	hc       *fasthttp.HostClient
 	base     string // path prefix of the upstream, without trailing '/'
-	host     string
 	scheme   string
+	host     string // as in the URL: what the Host header says
+	addr     string // host:port dialed
 	timeouts Timeouts
 	retries  int
 	credName string
@@ -49,27 +66,34 @@ type transport struct {
 
 func newTransport(rawURL string, sp *translate.Speaker, token string, to Timeouts) (*transport, error) {
 	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
 		return nil, fmt.Errorf("upstream URL %q: want http(s)://host:port[/base]", rawURL)
 	}
-	addr := u.Host
-	if u.Port() == "" {
-		addr = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
-	}
-	t := &transport{base: strings.TrimSuffix(u.EscapedPath(), "/"), host: u.Host, scheme: u.Scheme,
-		timeouts: to, retries: 2, breaker: newBreaker(5, 5*time.Second)}
+	t := &transport{base: strings.TrimSuffix(u.EscapedPath(), "/"), scheme: u.Scheme, host: u.Host,
+		addr: hostPort(u), timeouts: to, retries: 2, breaker: newBreaker(5, 5*time.Second)}
 	t.credName, t.credVal = sp.Credential(token)
 	t.hc = &fasthttp.HostClient{
-		Addr:  addr,
+		Addr:  t.addr,
 		IsTLS: u.Scheme == "https",
 		Dial: func(a string) (net.Conn, error) {
-			return fasthttp.DialTimeout(a, to.Connect)
+			c, err := fasthttp.DialTimeout(a, to.Connect)
+			if err != nil {
+				return nil, err
+			}
+			return &idleConn{Conn: c, idle: to.Idle}, nil
 		},
-		MaxConns:                      256,
-		MaxConnWaitTimeout:            to.FirstByte,
-		MaxIdleConnDuration:           30 * time.Second,
-		ReadTimeout:                   to.FirstByte,
-		WriteTimeout:                  to.Idle,
+		MaxConns:            256,
+		MaxConnWaitTimeout:  to.FirstByte,
+		MaxIdleConnDuration: 30 * time.Second,
+		// Measured from the end of the request: the wait for the first
+		// byte of the answer. idleConn bounds every later read and every
+		// write by Idle instead, so a long transfer that keeps moving is
+		// never cut off.
+		ReadTimeout:  to.FirstByte,
+		WriteTimeout: to.Idle,
+		// Our own retries (reads only, with backoff) are the only ones:
+		// fasthttp would otherwise also retry GETs and PUTs by itself.
+		MaxIdemponentCallAttempts:     1,
 		StreamResponseBody:            true,
 		MaxResponseBodySize:           1 << 20,
 		DisableHeaderNamesNormalizing: true,
@@ -79,21 +103,56 @@ func newTransport(rawURL string, sp *translate.Speaker, token string, to Timeout
 	return t, nil
 }
 
+// hostPort is the URL's host with its port made explicit.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return strings.ToLower(u.Host)
+	}
+	return net.JoinHostPort(strings.ToLower(u.Hostname()), map[string]string{"http": "80", "https": "443"}[u.Scheme])
+}
+
+// outgoing is one request as sent: a rendered dialect request below the
+// upstream's base, or a link the upstream handed out.
+type outgoing struct {
+	method  string
+	uri     string // path and query, escaped
+	headers [][2]string
+	body    io.Reader
+	bodyLen int64
+	// anonymous requests go without the upstream credential: a presigned
+	// link needs none, and the credential goes nowhere it is not needed.
+	anonymous bool
+}
+
+func (t *transport) rendered(req *translate.Request) *outgoing {
+	uri := t.base + req.Path
+	if len(req.Query) > 0 {
+		uri += "?" + req.Query.Encode()
+	}
+	return &outgoing{method: req.Method, uri: uri, headers: req.Headers, body: req.Body, bodyLen: req.BodyLen}
+}
+
 // response is an upstream answer whose body may still be streaming.
 type response struct {
 	status int
 	header func(string) string
 	body   io.Reader
-	resp   *fasthttp.Response
+	// start is the content offset the body begins at (a range answer);
+	// length is the body's length, -1 when the answer did not say.
+	start, length int64
+
+	mu   sync.Mutex
+	resp *fasthttp.Response
+	stop func() bool // ends the context watch
 }
 
 // readAll reads a JSON answer, bounded so a broken upstream cannot exhaust
 // memory, and releases the response.
-func (r *response) readAll(max int64) ([]byte, error) {
+func (r *response) readAll(ctx context.Context, max int64) ([]byte, error) {
 	defer r.close()
 	b, err := io.ReadAll(io.LimitReader(r.body, max+1))
 	if err != nil {
-		return nil, upstream.Wrap(upstream.KindBadGateway, err, "upstream answer broke off")
+		return nil, readError(ctx, err)
 	}
 	if int64(len(b)) > max {
 		return nil, upstream.Errorf(upstream.KindBadGateway, "upstream answer is larger than %d bytes", max)
@@ -101,7 +160,21 @@ func (r *response) readAll(max int64) ([]byte, error) {
 	return b, nil
 }
 
+// interrupt ends a body still streaming, so that a blocked read returns.
+func (r *response) interrupt() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.resp != nil {
+		r.resp.CloseBodyStream() //nolint:errcheck // interrupting is all that is wanted
+	}
+}
+
 func (r *response) close() {
+	if r.stop != nil {
+		r.stop()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.resp != nil {
 		r.resp.CloseBodyStream() //nolint:errcheck // the answer is done with either way
 		fasthttp.ReleaseResponse(r.resp)
@@ -109,15 +182,38 @@ func (r *response) close() {
 	}
 }
 
-// do sends req and returns the answer's headers with its body unread.
-// Reads (GET) are retried with jittered backoff; nothing with a body is,
-// since a body stream cannot be replayed.
-func (t *transport) do(ctx context.Context, req *translate.Request) (*response, error) {
-	if !t.breaker.allow() {
-		return nil, upstream.Errorf(upstream.KindUnavailable, "upstream is failing; not trying again for a moment")
+// readError classifies a failure while reading an answer's body.
+func readError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctxError(ctx)
+	}
+	if _, ok := errors.AsType[*upstream.Error](err); ok {
+		return err
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return upstream.Wrap(upstream.KindTimeout, err, "upstream stalled while answering")
+	}
+	return upstream.Wrap(upstream.KindBadGateway, err, "upstream answer broke off")
+}
+
+// ctxError is the error of a call whose context ended: the caller gave
+// up waiting, which is a timeout whether a deadline or a cancel did it.
+func ctxError(ctx context.Context) error {
+	return upstream.Wrap(upstream.KindTimeout, ctx.Err(), "request cancelled before the upstream answered")
+}
+
+// do sends a request and returns the answer's headers with its body
+// unread. Reads without a body are retried with jittered backoff when the
+// connection failed or the upstream answered 502-504; a timeout is not
+// retried (the caller would wait it out again), and nothing with a body
+// is, since a body stream cannot be replayed.
+func (t *transport) do(ctx context.Context, o *outgoing) (*response, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, ctxError(ctx)
 	}
 	attempts := 1
-	if req.Method == fasthttp.MethodGet && req.Body == nil {
+	if o.method == fasthttp.MethodGet && o.body == nil {
 		attempts += t.retries
 	}
 	var lastErr error
@@ -125,70 +221,152 @@ func (t *transport) do(ctx context.Context, req *translate.Request) (*response, 
 		if i > 0 {
 			backoff := time.Duration(50<<uint(i-1)) * time.Millisecond
 			backoff = backoff/2 + time.Duration(rand.Int64N(int64(backoff)))
+			timer := time.NewTimer(backoff)
 			select {
 			case <-ctx.Done():
-				return nil, upstream.Wrap(upstream.KindTimeout, ctx.Err(), "request cancelled")
-			case <-time.After(backoff):
+				timer.Stop()
+				return nil, ctxError(ctx)
+			case <-timer.C:
 			}
 		}
-		resp, err := t.once(ctx, req)
-		if err == nil && resp.status < 500 {
-			t.breaker.record(true)
-			return resp, nil
+		if err := t.breaker.allow(); err != nil {
+			return nil, err
 		}
-		if err == nil {
-			// A 5xx is the upstream's answer: hand it back, but count it.
-			t.breaker.record(false)
-			if i == attempts-1 {
+		resp, err := t.once(ctx, o)
+		switch {
+		case err == nil:
+			// A server error is the upstream's answer, and is handed back;
+			// it counts as a failure all the same (501, "not
+			// implemented", says nothing of the upstream's health).
+			var failure error
+			if resp.status >= 500 && resp.status != 501 {
+				failure = upstream.Errorf(statusKind(resp.status), "upstream answered %d", resp.status)
+			}
+			t.breaker.record(failure)
+			if !retryable(resp.status) || i == attempts-1 {
 				return resp, nil
 			}
 			resp.close()
-			lastErr = upstream.Errorf(upstream.KindBadGateway, "upstream answered %d", resp.status)
-			continue
+			lastErr = failure
+		case errors.As(err, new(*oursError)):
+			// The request failed on this side (the caller's context, its
+			// body): the upstream is not to blame.
+			t.breaker.release()
+			return nil, err.(*oursError).err
+		default:
+			t.breaker.record(err)
+			if upstream.IsKind(err, upstream.KindTimeout) {
+				return nil, err
+			}
+			lastErr = err
 		}
-		t.breaker.record(false)
-		lastErr = err
 	}
 	return nil, lastErr
 }
 
-func (t *transport) once(ctx context.Context, req *translate.Request) (*response, error) {
-	freq := fasthttp.AcquireRequest()
-	defer fasthttp.ReleaseRequest(freq)
-	uri := t.base + req.Path
-	if len(req.Query) > 0 {
-		uri += "?" + req.Query.Encode()
+// statusKind is what a gateway makes of an upstream's server error.
+func statusKind(status int) upstream.Kind {
+	switch status {
+	case 503:
+		return upstream.KindUnavailable
+	case 504:
+		return upstream.KindTimeout
 	}
-	freq.SetRequestURI(t.scheme + "://" + t.host + uri)
-	freq.Header.SetMethod(req.Method)
-	freq.Header.Set(t.credName, t.credVal)
-	for _, h := range req.Headers {
+	return upstream.KindBadGateway
+}
+
+func retryable(status int) bool { return status >= 502 && status <= 504 }
+
+// oursError marks a failure of this side (the caller's context, its
+// body), so that do does not blame the upstream for it.
+type oursError struct{ err error }
+
+func (e *oursError) Error() string { return e.err.Error() }
+func markOurs(err error) error     { return &oursError{err: err} }
+
+func (t *transport) url(uri string) string { return t.scheme + "://" + t.host + uri }
+
+func (t *transport) once(ctx context.Context, o *outgoing) (*response, error) {
+	freq := fasthttp.AcquireRequest()
+	freq.SetRequestURI(t.url(o.uri))
+	freq.Header.SetMethod(o.method)
+	if !o.anonymous {
+		freq.Header.Set(t.credName, t.credVal)
+	}
+	for _, h := range o.headers {
 		freq.Header.Set(h[0], h[1])
 	}
-	if req.Body != nil {
-		freq.SetBodyStream(&idleReader{r: req.Body}, int(req.BodyLen))
+	var body *bodyTracker
+	if o.body != nil {
+		body = &bodyTracker{r: o.body, ctx: ctx}
+		freq.SetBodyStream(body, int(o.bodyLen))
 	}
 	resp := fasthttp.AcquireResponse()
-	deadline := time.Now().Add(t.timeouts.FirstByte)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	if err := t.hc.DoDeadline(freq, resp, deadline); err != nil {
-		fasthttp.ReleaseResponse(resp)
+	err := t.send(ctx, freq, resp, o.body == nil)
+	if err != nil {
+		if body != nil && body.err != nil {
+			// The body failed: its error says why, whatever the
+			// connection made of it.
+			return nil, markOurs(body.err)
+		}
+		if ctx.Err() != nil {
+			return nil, markOurs(ctxError(ctx))
+		}
 		return nil, classify(err)
 	}
+	r := &response{status: resp.StatusCode(), resp: resp, length: int64(resp.Header.ContentLength())}
+	// The headers are copied: an error's message may be wanted after the
+	// body is read and the response released, and header names are
+	// matched without regard to case, as HTTP has them.
+	hdr := map[string]string{}
+	for k, v := range resp.Header.All() {
+		hdr[textproto.CanonicalMIMEHeaderKey(string(k))] = string(v)
+	}
+	r.header = func(k string) string { return hdr[textproto.CanonicalMIMEHeaderKey(k)] }
 	// fasthttp streams only bodies over MaxResponseBodySize (or chunked);
 	// smaller ones arrive whole.
-	var body io.Reader = resp.BodyStream()
-	if body == nil {
-		body = bytes.NewReader(resp.Body())
+	if s := resp.BodyStream(); s != nil {
+		r.body = s
+		r.stop = context.AfterFunc(ctx, r.interrupt)
+	} else {
+		r.body = bytes.NewReader(resp.Body())
 	}
-	return &response{
-		status: resp.StatusCode(),
-		header: func(k string) string { return string(resp.Header.Peek(k)) },
-		body:   body,
-		resp:   resp,
-	}, nil
+	return r, nil
+}
+
+// send runs one exchange. A request without a body is abandoned when the
+// context ends (the exchange finishes in the background and is released);
+// one with a body fails through its body as soon as the context ends, and
+// is otherwise waited for, so that the caller learns whether the upstream
+// acted on it.
+func (t *transport) send(ctx context.Context, freq *fasthttp.Request, resp *fasthttp.Response, abandonable bool) error {
+	if !abandonable || ctx.Done() == nil {
+		err := t.hc.Do(freq, resp)
+		fasthttp.ReleaseRequest(freq)
+		if err != nil {
+			fasthttp.ReleaseResponse(resp)
+		}
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- t.hc.Do(freq, resp) }()
+	select {
+	case err := <-done:
+		fasthttp.ReleaseRequest(freq)
+		if err != nil {
+			fasthttp.ReleaseResponse(resp)
+		}
+		return err
+	case <-ctx.Done():
+		go func() {
+			if err := <-done; err == nil {
+				resp.CloseBodyStream() //nolint:errcheck // nobody wants it any more
+			}
+			fasthttp.ReleaseRequest(freq)
+			fasthttp.ReleaseResponse(resp)
+		}()
+		return ctx.Err()
+	}
 }
 
 // classify maps a transport failure to a canonical kind: a timeout is a
@@ -202,51 +380,89 @@ func classify(err error) error {
 	return upstream.Wrap(upstream.KindBadGateway, err, "upstream is unreachable")
 }
 
-// idleReader hides the body's concrete type so fasthttp streams it
-// instead of special-casing it; reads pass straight through.
-type idleReader struct{ r io.Reader }
-
-func (i *idleReader) Read(p []byte) (int, error) { return i.r.Read(p) }
-
-// breaker opens after a run of consecutive failures and, after a pause,
-// lets one probe through: success closes it, failure opens it again.
-type breaker struct {
-	threshold int
-	pause     time.Duration
-
-	mu       sync.Mutex
-	failures int
-	openedAt time.Time
-	probing  bool
+// bodyTracker hands a request body to fasthttp, failing it as soon as the
+// caller's context ends, and keeps the first error it returned so that the
+// exchange's failure can be told by its cause. It also hides the body's
+// concrete type, so fasthttp streams it instead of special-casing it.
+type bodyTracker struct {
+	r   io.Reader
+	ctx context.Context
+	err error
 }
 
-func newBreaker(threshold int, pause time.Duration) *breaker {
-	return &breaker{threshold: threshold, pause: pause}
+func (b *bodyTracker) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	if b.ctx.Err() != nil {
+		b.err = ctxError(b.ctx)
+		return 0, b.err
+	}
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = contentError(err)
+		return n, b.err
+	}
+	return n, err
 }
 
-func (b *breaker) allow() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.failures < b.threshold {
-		return true
+// contentError gives a failure of the content a kind: its own if it has
+// one, else invalid (the bytes could not be read), as the bundled store
+// does.
+func contentError(err error) error {
+	if _, ok := errors.AsType[*upstream.Error](err); ok {
+		return err
 	}
-	if time.Since(b.openedAt) < b.pause || b.probing {
-		return false
-	}
-	b.probing = true
-	return true
+	return upstream.Wrap(upstream.KindInvalid, err, "the content could not be read")
 }
 
-func (b *breaker) record(ok bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.probing = false
-	if ok {
-		b.failures = 0
-		return
+// idleConn bounds each read and write by the idle timeout, so a transfer
+// that keeps moving is never cut off by a deadline set for the whole
+// exchange. The deadline fasthttp sets before reading an answer bounds the
+// wait for that answer's first byte only.
+type idleConn struct {
+	net.Conn
+	idle time.Duration
+
+	mu           sync.Mutex
+	firstByte    time.Time
+	awaitingByte bool
+}
+
+func (c *idleConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.firstByte, c.awaitingByte = t, true
+	c.mu.Unlock()
+	return nil
+}
+
+// SetWriteDeadline is replaced by the per-write idle deadline.
+func (c *idleConn) SetWriteDeadline(time.Time) error { return nil }
+
+func (c *idleConn) SetDeadline(t time.Time) error { return c.SetReadDeadline(t) }
+
+func (c *idleConn) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	deadline := time.Now().Add(c.idle)
+	if c.awaitingByte && !c.firstByte.IsZero() {
+		deadline = c.firstByte
 	}
-	b.failures++
-	if b.failures >= b.threshold {
-		b.openedAt = time.Now()
+	c.mu.Unlock()
+	if err := c.Conn.SetReadDeadline(deadline); err != nil {
+		return 0, err
 	}
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.mu.Lock()
+		c.awaitingByte = false
+		c.mu.Unlock()
+	}
+	return n, err
+}
+
+func (c *idleConn) Write(p []byte) (int, error) {
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.idle)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
 }

@@ -57,6 +57,11 @@ func testLargeStream(t *testing.T, s upstream.Store) {
 	na := upstream.NewAttachment{Record: ref("large"), Field: "files", Name: "large.bin"}
 	a, err := s.Create(ctx, na, newGenReader(largeSize))
 	skipUnsupported(t, err, "Create")
+	if upstream.IsKind(err, upstream.KindTooLarge) {
+		// No MaxSize was given: the store caps files itself (a remote
+		// store whose dialect carries files as base64 inside JSON).
+		t.Skipf("store caps files below %d bytes: %v", int64(largeSize), err)
+	}
 	if err != nil {
 		t.Fatalf("Create: %v", err)
 	}

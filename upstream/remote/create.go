@@ -1,0 +1,326 @@
+package remote
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/dragoman-gw/dragoman/translate"
+	"github.com/dragoman-gw/dragoman/upstream"
+)
+
+// Create uploads through the dialect's create call.
+//
+// Raw and multipart uploads stream: the bytes go upstream as they arrive,
+// and a late Finish runs when they end, before the upstream sees the end
+// of the request, so a Finish error (or a late value that cannot be sent
+// any more, like another record) aborts the request and the upstream keeps
+// nothing. Uploads as base64 inside JSON are spooled first (spool.go): the
+// dialect caps them and the cap is enforced before anything is sent.
+func (s *Store) Create(ctx context.Context, na upstream.NewAttachment, content io.Reader) (upstream.Attachment, error) {
+	if err := checkNew(na); err != nil {
+		return upstream.Attachment{}, err
+	}
+	if na.MaxSize < 0 || na.ExpectedSize < 0 {
+		return upstream.Attachment{}, upstream.Errorf(upstream.KindInvalid, "negative size")
+	}
+	if ctx.Err() != nil {
+		return upstream.Attachment{}, ctxError(ctx)
+	}
+	if na.Field == "" {
+		na.Field = s.sp.DefaultField()
+	}
+	if content == nil {
+		return s.createPlaceholder(ctx, na)
+	}
+	content = &ctxReader{r: content, ctx: ctx}
+	t := s.newTarget(na, content)
+	rt, ok := s.sp.Find("create", t)
+	if !ok {
+		return upstream.Attachment{}, s.unsupported("create a file %s", placeDesc(na.Record))
+	}
+	if rt.EncodesContent() {
+		return s.createSpooled(ctx, na, content, rt)
+	}
+	return s.createStreamed(ctx, na, content, rt, t)
+}
+
+// placeDesc names where a file was to go, for messages.
+func placeDesc(rec upstream.RecordRef) string {
+	if rec.ID == "" {
+		return "linked to no record, in collection " + quote(rec.Collection)
+	}
+	return "in collection " + quote(rec.Collection)
+}
+
+func quote(s string) string { return `"` + s + `"` }
+
+// newTarget renders a new attachment's metadata for the upstream.
+func (s *Store) newTarget(na upstream.NewAttachment, content io.Reader) *translate.Target {
+	t := &translate.Target{Record: na.Record, Field: na.Field, Name: na.Name, Type: na.Type, Tags: na.Tags,
+		Title: na.Title, Description: na.Description, Category: na.Category, Status: na.Status,
+		ExternalID: na.ExternalID, Content: content, Size: -1, ExpectedSize: na.ExpectedSize}
+	if t.Field == "" || !s.sp.CarriesFields() {
+		// The field lives beside the id map; the upstream has its one.
+		t.Field = s.sp.DefaultField()
+	}
+	return t
+}
+
+// createPlaceholder makes an attachment without content, where the
+// dialect's create call can leave the content out (Media Pocket's can; a
+// raw or multipart upload is its content).
+func (s *Store) createPlaceholder(ctx context.Context, na upstream.NewAttachment) (upstream.Attachment, error) {
+	if na.ExpectedSize > 0 {
+		// Only an Appender fills such a placeholder, and this store is
+		// not one: no dialect's chunk call is spoken to an upstream.
+		return upstream.Attachment{}, s.unsupported("take a file in chunks through this gateway")
+	}
+	if na.Finish != nil {
+		// No content to wait for: late metadata is known now.
+		if err := finish(&na); err != nil {
+			return upstream.Attachment{}, err
+		}
+	}
+	t := s.newTarget(na, nil)
+	rt, ok := s.sp.Find("create", t)
+	if !ok {
+		return upstream.Attachment{}, s.unsupported("create a file without content %s", placeDesc(na.Record))
+	}
+	return s.send(ctx, &na, rt, t, nil)
+}
+
+// createStreamed sends the content as it is read.
+func (s *Store) createStreamed(ctx context.Context, na upstream.NewAttachment, content io.Reader, rt *translate.Route, t *translate.Target) (upstream.Attachment, error) {
+	if err := s.checkNameFree(ctx, rt, t, na.ReplaceSameName); err != nil {
+		return upstream.Attachment{}, err
+	}
+	digest := newDigester(content, capOf(rt.MaxContent(), na.MaxSize))
+	t.Content = digest
+	sent := na // what the request says ahead of the bytes
+	moved := false
+	if na.Finish != nil {
+		t.Content = &eofHook{r: digest, hook: func() error {
+			if err := finish(&na); err != nil {
+				return err
+			}
+			if changed(rt, "record.collection", sent.Record.Collection, na.Record.Collection) ||
+				changed(rt, "record.id", sent.Record.ID, na.Record.ID) {
+				// The record is in the request line, already sent: the
+				// upload is aborted rather than put in the wrong record.
+				return s.unsupported("move a file to another record once its bytes are sent")
+			}
+			moved = changed(rt, "name", sent.Name, na.Name) || changed(rt, "type", sent.Type, na.Type) ||
+				(s.sp.CarriesFields() && changed(rt, "field", sent.Field, na.Field))
+			// Values sent after the bytes (multipart value parts) are
+			// rendered from t once the bytes are through.
+			late := s.newTarget(na, nil)
+			t.Tags, t.Title, t.Description = late.Tags, late.Title, late.Description
+			t.Category, t.Status, t.ExternalID = late.Category, late.Status, late.ExternalID
+			return nil
+		}}
+	}
+	a, err := s.send(ctx, &na, rt, t, digest)
+	if err != nil || !moved {
+		return a, err
+	}
+	// A late name, type or field the upstream has already been told
+	// otherwise: make the file again as it should be, from the upstream's
+	// own copy, and delete the first.
+	return s.recreate(ctx, a, na)
+}
+
+// changed reports whether the route sent a value ahead of the content
+// that Finish has since changed.
+func changed(rt *translate.Route, target, sent, now string) bool {
+	return sent != now && rt.Binds(target) && !rt.SendsLate(target)
+}
+
+// send makes the create call, finds what it created, and records it with
+// na as it is once the call is done (Finish may change it meanwhile).
+func (s *Store) send(ctx context.Context, na *upstream.NewAttachment, rt *translate.Route, t *translate.Target, digest *digester) (upstream.Attachment, error) {
+	sent := *t
+	p, err := s.call(ctx, rt, t)
+	if err != nil {
+		return upstream.Attachment{}, err
+	}
+	r, err := s.created(ctx, rt, &sent, p)
+	if err != nil {
+		return upstream.Attachment{}, err
+	}
+	now := time.Now().UTC()
+	r.Extra = &upstream.Attachment{Field: na.Field, Type: na.Type, Tags: na.Tags, Title: na.Title,
+		Description: na.Description, Category: na.Category, Status: na.Status, ExternalID: na.ExternalID,
+		Owner: na.Owner, Created: now, Modified: now}
+	if digest != nil {
+		r.Extra.SHA256, r.Extra.MD5 = digest.sums()
+		r.Extra.Size = digest.n
+	}
+	id, err := s.ids.fresh(r)
+	if err != nil {
+		return upstream.Attachment{}, err
+	}
+	return s.settle(ctx, id, *na, rt)
+}
+
+// settle finishes a create once the upstream has the file: older files of
+// the same name go when asked and the dialect does not replace them by
+// itself, a caller who gave up meanwhile gets nothing left behind, and the
+// answer is what Stat says from now on.
+func (s *Store) settle(ctx context.Context, id string, na upstream.NewAttachment, rt *translate.Route) (upstream.Attachment, error) {
+	if na.ReplaceSameName && !rt.ReplacesByName() {
+		if err := s.dropSameName(ctx, id); err != nil {
+			s.undo(id)
+			return upstream.Attachment{}, err
+		}
+	}
+	if ctx.Err() != nil {
+		s.undo(id)
+		return upstream.Attachment{}, ctxError(ctx)
+	}
+	a, err := s.Stat(ctx, id)
+	if err != nil {
+		s.undo(id)
+		return upstream.Attachment{}, err
+	}
+	return a, nil
+}
+
+// undo deletes a file a failed create made, on its own clock: the
+// caller's context may be what failed.
+func (s *Store) undo(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.t.timeouts.FirstByte)
+	defer cancel()
+	_ = s.Delete(ctx, id)
+}
+
+// created finds the upstream object a create call made: the one its answer
+// names; for a dialect that addresses files by name, the name it was sent
+// under; else the newest file of that name in that field that no other
+// create of the gateway's has claimed.
+func (s *Store) created(ctx context.Context, rt *translate.Route, t *translate.Target, p *translate.Parsed) (ref, error) {
+	if p.One != nil && p.One.NativeID != "" {
+		o := p.One
+		return ref{NativeID: o.NativeID, Record: o.Record, Field: o.Field, Name: o.Name}, nil
+	}
+	if s.sp.NamesFiles() {
+		return ref{Record: t.Record, Field: t.Field, Name: t.Name}, nil
+	}
+	rs := p.Files
+	if len(rs) == 0 && t.Record.ID != "" {
+		listed, err := s.listRemote(ctx, t.Record, false)
+		if err != nil {
+			return ref{}, err
+		}
+		rs = listed
+	}
+	for i := len(rs) - 1; i >= 0; i-- {
+		r := refsOf(rs[i : i+1])[0]
+		if r.Name == t.Name && r.Field == t.Field && !s.ids.claimed(r) {
+			return r, nil
+		}
+	}
+	return ref{}, upstream.Errorf(upstream.KindBadGateway, "the upstream acknowledged the upload but does not show it")
+}
+
+// checkNameFree refuses an upload that would replace a same-named file
+// when the caller did not ask for that but the dialect's upload replaces
+// by name: such a dialect cannot keep two files of one name in a field.
+func (s *Store) checkNameFree(ctx context.Context, rt *translate.Route, t *translate.Target, replace bool) error {
+	if replace || !rt.ReplacesByName() || t.Record.ID == "" {
+		return nil
+	}
+	rs, err := s.listRemote(ctx, t.Record, false)
+	if upstream.IsKind(err, upstream.KindNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if r.Field == t.Field && r.Name == t.Name {
+			return s.unsupported("keep two files named %q in one field", t.Name)
+		}
+	}
+	return nil
+}
+
+// dropSameName deletes the other files of the new one's name in its field.
+func (s *Store) dropSameName(ctx context.Context, id string) error {
+	a, r, err := s.stat(ctx, id)
+	if err != nil {
+		return err
+	}
+	atts, err := s.List(ctx, a.Record)
+	if err != nil {
+		return err
+	}
+	var older []string
+	for _, o := range atts {
+		if o.ID != id && o.Field == a.Field && o.Name == a.Name {
+			older = append(older, o.ID)
+		}
+	}
+	if len(older) == 0 {
+		return nil
+	}
+	if _, ok := s.sp.Find("delete", s.target(r)); ok || !s.deletesViaUpdate() {
+		for _, o := range older {
+			if err := s.Delete(ctx, o); err != nil && !upstream.IsKind(err, upstream.KindNotFound) {
+				return err
+			}
+		}
+		return nil
+	}
+	// One record update leaves them all out.
+	drop := map[string]bool{}
+	for _, o := range older {
+		or, err := s.ids.lookup(o)
+		if err != nil {
+			return err
+		}
+		drop[or.NativeID] = true
+	}
+	return s.dropFromField(ctx, a.Record, r.Field, drop)
+}
+
+// recreate makes a file again from the upstream's copy of it, with the
+// metadata Finish settled on, and deletes the first. Where the dialect
+// addresses files by name and the address did not change, the second
+// upload replaces the first by itself.
+func (s *Store) recreate(ctx context.Context, first upstream.Attachment, na upstream.NewAttachment) (upstream.Attachment, error) {
+	_, c, err := s.Open(ctx, first.ID)
+	if err != nil {
+		s.undo(first.ID)
+		return upstream.Attachment{}, err
+	}
+	again := na
+	again.Finish, again.MaxSize = nil, 0
+	inPlace := s.sp.NamesFiles() && first.Record == na.Record && first.Field == na.Field && first.Name == na.Name
+	if inPlace {
+		again.ReplaceSameName = true
+	}
+	a, err := s.Create(ctx, again, c)
+	c.Close()
+	if err != nil {
+		s.undo(first.ID)
+		return upstream.Attachment{}, err
+	}
+	if inPlace {
+		return a, nil
+	}
+	if err := s.Delete(ctx, first.ID); err != nil && !upstream.IsKind(err, upstream.KindNotFound) {
+		s.undo(a.ID)
+		return upstream.Attachment{}, err
+	}
+	// Deleting the first moved the new one up in its field.
+	return s.Stat(ctx, a.ID)
+}
+
+// capOf is the tighter of the dialect's cap and the caller's (0: none).
+func capOf(route, store int64) int64 {
+	if route == 0 || (store > 0 && store < route) {
+		return store
+	}
+	return route
+}

@@ -1,0 +1,170 @@
+package remote
+
+import (
+	"context"
+
+	"github.com/dragoman-gw/dragoman/translate"
+	"github.com/dragoman-gw/dragoman/upstream"
+)
+
+// List lists a record through the dialect's list call, or its record call.
+func (s *Store) List(ctx context.Context, rec upstream.RecordRef) ([]upstream.Attachment, error) {
+	if rec.Collection == "" || rec.ID == "" {
+		// Unlinked attachments belong to no record, and no listing.
+		return nil, upstream.Errorf(upstream.KindNotFound, "record not found")
+	}
+	rs, err := s.listRemote(ctx, rec, true)
+	if err != nil {
+		return nil, err
+	}
+	return s.canonical(rs)
+}
+
+// listRemote lists a record's files as the upstream reports them. A record
+// call that names files without describing them (link attributes) is
+// completed, when full is set, with the dialect's stat call per file.
+func (s *Store) listRemote(ctx context.Context, rec upstream.RecordRef, full bool) ([]translate.Remote, error) {
+	t := &translate.Target{Record: rec, Size: -1}
+	rt, ok := s.sp.Find("list", t)
+	if !ok {
+		rt, ok = s.sp.Find("record.get", t)
+	}
+	if !ok {
+		return nil, s.unsupported("list the files of a record in collection %q", rec.Collection)
+	}
+	p, err := s.call(ctx, rt, t)
+	if err != nil {
+		return nil, err
+	}
+	if !full {
+		return p.Files, nil
+	}
+	out := make([]translate.Remote, 0, len(p.Files))
+	for _, r := range p.Files {
+		if !r.Partial {
+			out = append(out, r)
+			continue
+		}
+		one, err := s.statRemote(ctx, ref{NativeID: r.NativeID, Record: r.Record, Field: r.Field, Name: r.Name})
+		if upstream.IsKind(err, upstream.KindNotFound) {
+			continue // gone since the record was read
+		}
+		if err != nil {
+			return nil, err
+		}
+		one.Field = r.Field // the record's own word on where it is
+		out = append(out, *one)
+	}
+	return out, nil
+}
+
+// GetRecord reads a record through the record call, or tells that it
+// exists by listing it.
+func (s *Store) GetRecord(ctx context.Context, rec upstream.RecordRef) (upstream.Record, error) {
+	if rec.Collection == "" || rec.ID == "" {
+		return upstream.Record{}, upstream.Errorf(upstream.KindNotFound, "record not found")
+	}
+	t := &translate.Target{Record: rec, Size: -1}
+	if rt, ok := s.sp.Find("record.get", t); ok {
+		p, err := s.call(ctx, rt, t)
+		if err != nil {
+			return upstream.Record{}, err
+		}
+		return upstream.Record{Ref: rec, Data: p.Data}, nil
+	}
+	if _, err := s.listRemote(ctx, rec, false); err != nil {
+		return upstream.Record{}, err
+	}
+	return upstream.Record{Ref: rec}, nil
+}
+
+// Stat finds an attachment: through the dialect's stat call where it has
+// one, else in its record's listing.
+func (s *Store) Stat(ctx context.Context, id string) (upstream.Attachment, error) {
+	a, _, err := s.stat(ctx, id)
+	return a, err
+}
+
+// stat is Stat that also returns the attachment's upstream address.
+func (s *Store) stat(ctx context.Context, id string) (upstream.Attachment, ref, error) {
+	r, err := s.ids.lookup(id)
+	if err != nil {
+		return upstream.Attachment{}, ref{}, err
+	}
+	if _, ok := s.sp.Find("stat", s.target(r)); ok {
+		a, err := s.statDirect(ctx, id, r)
+		if err != nil {
+			return upstream.Attachment{}, ref{}, err
+		}
+		r, err = s.ids.lookup(id) // its address, as the answer just told
+		return a, r, err
+	}
+	rs, err := s.listRemote(ctx, r.Record, true)
+	if upstream.IsKind(err, upstream.KindNotFound) {
+		return upstream.Attachment{}, ref{}, notFound()
+	}
+	if err != nil {
+		return upstream.Attachment{}, ref{}, err
+	}
+	atts, err := s.canonical(rs)
+	if err != nil {
+		return upstream.Attachment{}, ref{}, err
+	}
+	for _, a := range atts {
+		if a.ID == id {
+			return a, r, nil
+		}
+	}
+	return upstream.Attachment{}, ref{}, notFound()
+}
+
+// statRemote asks the dialect's stat call about one upstream object.
+func (s *Store) statRemote(ctx context.Context, r ref) (*translate.Remote, error) {
+	t := s.target(r)
+	rt, ok := s.sp.Find("stat", t)
+	if !ok {
+		return nil, s.unsupported("describe a file by its id")
+	}
+	p, err := s.call(ctx, rt, t)
+	if err != nil {
+		return nil, err
+	}
+	if p.One == nil || p.One.NativeID == "" {
+		return nil, upstream.Errorf(upstream.KindBadGateway, "upstream %s described no file", s.sp.Dialect())
+	}
+	return p.One, nil
+}
+
+// statDirect describes an attachment with the stat call, and places it in
+// its field by reading its record, which the stat call does not say.
+func (s *Store) statDirect(ctx context.Context, id string, r ref) (upstream.Attachment, error) {
+	one, err := s.statRemote(ctx, r)
+	if err != nil {
+		return upstream.Attachment{}, err
+	}
+	atts, err := s.canonicalEach([]translate.Remote{*one})
+	if err != nil {
+		return upstream.Attachment{}, err
+	}
+	if len(atts) == 0 || atts[0].ID != id {
+		return upstream.Attachment{}, notFound()
+	}
+	a := atts[0]
+	if a.Record.ID == "" {
+		return a, nil // unlinked: in no field of any record
+	}
+	rs, err := s.listRemote(ctx, a.Record, false)
+	if err != nil {
+		return upstream.Attachment{}, err
+	}
+	listed, err := s.canonical(rs)
+	if err != nil {
+		return upstream.Attachment{}, err
+	}
+	for _, l := range listed {
+		if l.ID == id {
+			a.Position, a.Field = l.Position, l.Field
+		}
+	}
+	return a, nil
+}
