@@ -76,10 +76,7 @@ func (s *Store) fill(ctx context.Context, f *os.File, r io.Reader, maxSize int64
 // cap's KindTooLarge, or what classify makes of a disk error.
 func (s *Store) copyIn(ctx context.Context, w io.Writer, src *capReader) (int64, error) {
 	src.r = ctxReader{ctx: ctx, r: src.r}
-	bufp := s.bufs.Get().(*[]byte)
-	defer s.bufs.Put(bufp)
-
-	n, err := io.CopyBuffer(w, fullReads{src}, *bufp)
+	n, err := s.pipeline(w, fullReads{src})
 	switch {
 	case err == nil:
 		return n, nil
@@ -195,6 +192,67 @@ func syncDir(dir string) error {
 		return err
 	}
 	return d.Close()
+}
+
+// pipelineDepth is how many copy buffers one upload may have in flight.
+const pipelineDepth = 3
+
+// pipeline copies src to w like io.Copy, but reads the next buffer from
+// the network while the last one is hashed and written, so the client's
+// stream never waits on the disk or the digests. The reading goroutine is
+// owned here: pipeline returns only after it has stopped.
+func (s *Store) pipeline(w io.Writer, src io.Reader) (int64, error) {
+	type chunk struct {
+		buf *[]byte
+		n   int
+		err error
+	}
+	full := make(chan chunk, pipelineDepth)
+	free := make(chan *[]byte, pipelineDepth)
+	for range pipelineDepth {
+		free <- s.bufs.Get().(*[]byte)
+	}
+	stop := make(chan struct{})
+	go func() {
+		defer close(full)
+		for {
+			var b *[]byte
+			select {
+			case b = <-free:
+			case <-stop:
+				return
+			}
+			n, err := src.Read(*b)
+			full <- chunk{buf: b, n: n, err: err} // room: at most pipelineDepth buffers exist
+			if err != nil {
+				return
+			}
+		}
+	}()
+	var total int64
+	var err error
+	for c := range full {
+		if c.n > 0 && err == nil {
+			var m int
+			m, err = w.Write((*c.buf)[:c.n])
+			total += int64(m)
+		}
+		free <- c.buf
+		if err == nil && c.err != nil && !errors.Is(c.err, io.EOF) {
+			err = c.err
+		}
+		if err != nil || c.err != nil {
+			close(stop)
+			for range full { // wait for the reader to stop
+			}
+			break
+		}
+	}
+	close(free)
+	for b := range free {
+		s.bufs.Put(b)
+	}
+	return total, err
 }
 
 // fullReads fills the whole copy buffer before each write: a network body
