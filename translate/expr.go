@@ -102,25 +102,44 @@ func attOrBound(fromAtt func(a *upstream.Attachment) value, boundName string) ge
 	}
 }
 
-func attString(name string, f func(a *upstream.Attachment) string) getter {
-	return attOrBound(func(a *upstream.Attachment) value { return strValue(f(a)) }, name)
+func attString(name string, field func(a *upstream.Attachment) *string) getter {
+	return attOrBound(func(a *upstream.Attachment) value { return strValue(*field(a)) }, name)
 }
 
-// getters maps the canonical names an expression may use.
-var getters = map[string]getter{
-	"name":              attString("name", func(a *upstream.Attachment) string { return a.Name }),
-	"type":              attString("type", func(a *upstream.Attachment) string { return a.Type }),
-	"field":             attString("field", func(a *upstream.Attachment) string { return a.Field }),
-	"record.collection": attString("record.collection", func(a *upstream.Attachment) string { return a.Record.Collection }),
-	"record.id":         attString("record.id", func(a *upstream.Attachment) string { return a.Record.ID }),
-	"sha256":            attString("sha256", func(a *upstream.Attachment) string { return a.SHA256 }),
-	"md5":               attString("md5", func(a *upstream.Attachment) string { return a.MD5 }),
-	"title":             attString("title", func(a *upstream.Attachment) string { return a.Title }),
-	"description":       attString("description", func(a *upstream.Attachment) string { return a.Description }),
-	"category":          attString("category", func(a *upstream.Attachment) string { return a.Category }),
-	"status":            attString("status", func(a *upstream.Attachment) string { return a.Status }),
-	"external_id":       attString("external_id", func(a *upstream.Attachment) string { return a.ExternalID }),
-	"owner":             attString("owner", func(a *upstream.Attachment) string { return a.Owner }),
+// attachmentStrings are the canonical names of an attachment's text
+// fields: templates read them (getters) and answers parsed from an
+// upstream write them (read.go), through this one table.
+var attachmentStrings = map[string]func(a *upstream.Attachment) *string{
+	"name":              func(a *upstream.Attachment) *string { return &a.Name },
+	"type":              func(a *upstream.Attachment) *string { return &a.Type },
+	"field":             func(a *upstream.Attachment) *string { return &a.Field },
+	"record.collection": func(a *upstream.Attachment) *string { return &a.Record.Collection },
+	"record.id":         func(a *upstream.Attachment) *string { return &a.Record.ID },
+	"sha256":            func(a *upstream.Attachment) *string { return &a.SHA256 },
+	"md5":               func(a *upstream.Attachment) *string { return &a.MD5 },
+	"title":             func(a *upstream.Attachment) *string { return &a.Title },
+	"description":       func(a *upstream.Attachment) *string { return &a.Description },
+	"category":          func(a *upstream.Attachment) *string { return &a.Category },
+	"status":            func(a *upstream.Attachment) *string { return &a.Status },
+	"external_id":       func(a *upstream.Attachment) *string { return &a.ExternalID },
+	"owner":             func(a *upstream.Attachment) *string { return &a.Owner },
+}
+
+// getters maps the canonical names an expression may use: the attachment's
+// text fields, and the values built below.
+var getters = func() map[string]getter {
+	g := map[string]getter{}
+	for name, field := range attachmentStrings {
+		g[name] = attString(name, field)
+	}
+	for name, get := range otherGetters {
+		g[name] = get
+	}
+	return g
+}()
+
+// otherGetters are the canonical values that are not text fields.
+var otherGetters = map[string]getter{
 	"size": attOrBound(func(a *upstream.Attachment) value {
 		return value{kind: vInt, n: a.Size}
 	}, "size"),

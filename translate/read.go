@@ -205,7 +205,7 @@ func assign(r *Remote, x *expr, v gjson.Result) {
 	for _, m := range strings.Split(x.src, "|")[1:] {
 		name, arg, _ := strings.Cut(m, ":")
 		switch name {
-		case "urlpath":
+		case "urlpath", "urlsegment":
 			if u, err := url.PathUnescape(s); err == nil {
 				s = u
 			}
@@ -218,37 +218,15 @@ func assign(r *Remote, x *expr, v gjson.Result) {
 			}
 		}
 	}
+	if field, ok := attachmentStrings[x.name]; ok {
+		*field(&r.Attachment) = s
+		return
+	}
 	switch x.name {
 	case "id":
 		r.NativeID = s
-	case "name":
-		r.Name = s
-	case "type":
-		r.Type = s
-	case "field":
-		r.Field = s
-	case "record.collection":
-		r.Record.Collection = s
-	case "record.id":
-		r.Record.ID = s
 	case "size":
 		r.Size = v.Int()
-	case "sha256":
-		r.SHA256 = s
-	case "md5":
-		r.MD5 = s
-	case "title":
-		r.Title = s
-	case "description":
-		r.Description = s
-	case "category":
-		r.Category = s
-	case "status":
-		r.Status = s
-	case "external_id":
-		r.ExternalID = s
-	case "owner":
-		r.Owner = s
 	case "tags":
 		for _, t := range v.Array() {
 			r.Tags = append(r.Tags, t.String())
