@@ -98,6 +98,13 @@ func (r *compiledRoute) run(ctx context.Context, store upstream.Store, signer *S
 			if !att.HasContent {
 				return nil, upstream.Errorf(upstream.KindNotFound, "attachment has no content yet")
 			}
+			// A link must work when followed: a store that cannot return
+			// the bytes (an upstream dialect with no download) says so now.
+			_, content, err := store.Open(ctx, att.ID)
+			if err != nil {
+				return nil, err
+			}
+			content.Close()
 			token, err := signer.Token(att.ID)
 			if err != nil {
 				return nil, err

@@ -127,6 +127,13 @@ func (m *idMap) ids(refs []ref) ([]string, error) {
 			if err != nil {
 				return err
 			}
+			if r.Extra == nil {
+				// An object the gateway did not create: its times, when its
+				// dialect carries none, are when the gateway first saw it,
+				// kept so they do not change from one listing to the next.
+				seen := time.Now().UTC()
+				r.Extra = &upstream.Attachment{Created: seen, Modified: seen}
+			}
 			if err := byKey.Put(r.key(), []byte(id)); err != nil {
 				return err
 			}
