@@ -2,7 +2,7 @@
 # bench/run.sh: benchmark the running dragoman binary and print one Markdown
 # table (docs/benchmarks.md explains every row).
 #
-#   bash bench/run.sh               # about 2-3 minutes on 2 cores
+#   bash bench/run.sh               # about 10-15 minutes on 2 cores
 #   RUNS=1 SMALL_SECS=3 bash bench/run.sh   # a quicker, noisier pass
 #   REV=HEAD bash bench/run.sh      # the gateway of a commit (git archive), not the working tree
 #
@@ -10,20 +10,29 @@
 # under bench/out/ (git-ignored, on the same disk as the checkout), starts
 # the gateway on a free 127.0.0.1 port with the per-key rate limit off
 # (--rate-limit 0), and starts a fresh server for each phase so that each
-# phase's peak RSS (VmHWM) is its own. Everything it started and wrote is
-# removed on exit; the table is also left in bench/out/last-run.md.
+# phase's peak RSS (VmHWM) is its own. The hop and pass-through phases run
+# a second gateway in front of the first (--upstream), and nginx as a
+# reverse proxy for comparison (installed from Debian's packages if it is
+# missing; skipped, and said so, if that fails). Everything it started and
+# wrote is removed on exit; the table is also left in bench/out/last-run.md.
 set -euo pipefail
 
-RUNS=${RUNS:-3}              # repetitions of the dd / upload / download phases (median reported)
+RUNS=${RUNS:-3}              # repetitions of the dd / upload / download phases and hop / pass-through runs (median reported)
 SMALL_SECS=${SMALL_SECS:-10} # duration of each small-request run
 REV=${REV:-}                 # build the gateway from this git revision instead of the working tree
 QUIET_WAIT=${QUIET_WAIT:-60} # before each group of phases, wait up to this many seconds for an idle machine
 SMALL_TRIES=${SMALL_TRIES:-3} # small-request runs repeated (at most) while the machine was busy
+NGINX_WORKERS=${NGINX_WORKERS:-2} # nginx worker_processes for the pass-through comparison (2 = one per core here)
 BIG=1GiB
 BIG_BYTES=1073741824
 IL_WORKERS=16
 IL_ROUNDS=4
 IL_SIZE=10MB
+ESPO_SIZE=256MiB # EspoCRM's cap per attachment, sent in 64 chunks of 4 MiB
+ESPO_CHUNK=4MiB
+CONNS=64
+PASS_PATH=/api/v1/Account/abc/opportunities # not modelled by the gateway: passes through
+MODELED_PATH=/api/v1/Account/abc            # EspoCRM's record read: modelled (record.get)
 
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -34,28 +43,47 @@ DG="$RUN/gw-bench" # not "dragoman": a broad kill by name elsewhere must not hit
 LOAD="$RUN/load"
 SERVER_PID=
 BASE=
+declare -A PIDS=() URLS=() KIDS=()
 
 log() { printf '%s\n' "$*" >&2; }
 
-stop_server() {
-	[[ -n $SERVER_PID ]] || return 0
-	printf '%s bench: stopping server %s\n' "$(date -u +%T.%3N)" "$SERVER_PID" >>"$RUN/server.log"
-	kill -TERM "$SERVER_PID" 2>/dev/null || true
+# stop_proc NAME stops the process the script started as NAME: TERM, then
+# KILL after 10 s (and then the children recorded for it, nginx's workers).
+stop_proc() {
+	local name=$1 pid=${PIDS[$1]:-} k
+	[[ -n $pid ]] || return 0
+	printf '%s bench: stopping %s (pid %s)\n' "$(date -u +%T.%3N)" "$name" "$pid" >>"$RUN/$name.log"
+	kill -TERM "$pid" 2>/dev/null || true
 	for _ in $(seq 100); do
-		kill -0 "$SERVER_PID" 2>/dev/null || break
+		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -KILL "$SERVER_PID" 2>/dev/null || true
-	wait "$SERVER_PID" 2>/dev/null || true
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid" 2>/dev/null || true
+		for k in ${KIDS[$name]:-}; do
+			kill -KILL "$k" 2>/dev/null || true
+		done
+	fi
+	wait "$pid" 2>/dev/null || true
+	unset "PIDS[$name]" "URLS[$name]" "KIDS[$name]"
+}
+
+stop_server() {
+	stop_proc main
 	SERVER_PID=
 }
 
 cleanup() {
-	local rc=$?
-	stop_server
-	if [[ $rc -ne 0 && -f $RUN/server.log ]]; then
-		log "--- last lines of the server log:"
-		tail -n 20 "$RUN/server.log" >&2 || true
+	local rc=$? name
+	for name in "${!PIDS[@]}"; do
+		stop_proc "$name"
+	done
+	if [[ $rc -ne 0 ]]; then
+		for name in "$RUN"/*.log "$RUN"/nginx/error.log; do
+			[[ -s $name ]] || continue
+			log "--- last lines of $(basename "$name"):"
+			tail -n 20 "$name" >&2 || true
+		done
 	fi
 	rm -rf "$RUN"
 	exit "$rc"
@@ -64,25 +92,41 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# start_server starts a fresh gateway on a free port over $DATA.
-start_server() {
-	stop_server
-	local port
+# start_gw NAME DATA [serve flags...] starts a fresh gateway NAME on a free
+# port over DATA; its pid is PIDS[NAME], its base URL URLS[NAME].
+start_gw() {
+	local name=$1 data=$2 port
+	shift 2
+	stop_proc "$name"
 	port=$("$LOAD" freeport)
-	"$DG" serve --listen "127.0.0.1:$port" --data "$DATA" --rate-limit 0 >>"$RUN/server.log" 2>&1 &
-	SERVER_PID=$!
-	BASE="http://127.0.0.1:$port"
-	"$LOAD" wait -url "$BASE" -timeout 20s
+	"$DG" serve --listen "127.0.0.1:$port" --data "$data" --rate-limit 0 "$@" >>"$RUN/$name.log" 2>&1 &
+	PIDS[$name]=$!
+	URLS[$name]="http://127.0.0.1:$port"
+	"$LOAD" wait -url "${URLS[$name]}" -timeout 20s
 }
 
-# peak_kib prints the running server's peak RSS (VmHWM) in KiB; it fails if
-# the server is gone, since then the phase did not measure what it says.
+# start_server starts a fresh gateway on a free port over $DATA.
+start_server() {
+	start_gw main "$DATA"
+	SERVER_PID=${PIDS[main]}
+	BASE=${URLS[main]}
+}
+
+# peak_kib [PID...] prints the peak RSS (VmHWM) in KiB of the running
+# server (or of the processes given, added up); it fails if one is gone,
+# since then the phase did not measure what it says.
 peak_kib() {
-	if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-		log "the server (pid $SERVER_PID) exited during the phase"
-		return 1
-	fi
-	awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER_PID/status"
+	local p sum=0 kib
+	(($# > 0)) || set -- "$SERVER_PID"
+	for p in "$@"; do
+		if ! kill -0 "$p" 2>/dev/null; then
+			log "the server (pid $p) exited during the phase"
+			return 1
+		fi
+		kib=$(awk '/^VmHWM:/ { print $2 }' "/proc/$p/status")
+		sum=$((sum + kib))
+	done
+	echo "$sum"
 }
 
 # kv KEY LINE prints the value of KEY=VALUE in LINE.
@@ -146,6 +190,27 @@ else
 fi
 go build -o "$LOAD" ./bench/load
 KEY=$("$DG" keys create --data "$DATA" --name bench)
+# The front gateways of the hop and pass-through phases: data dirs and keys
+# of their own (a client shows the front its key; the front shows B $KEY).
+A_DATA="$RUN/a-data" P_DATA="$RUN/p-data"
+KEY_A=$("$DG" keys create --data "$A_DATA" --name bench-a)
+KEY_P=$("$DG" keys create --data "$P_DATA" --name bench-p)
+
+# nginx, for the pass-through comparison: Debian's, installed if missing
+# (that needs root; apt's output goes to the run dir's apt.log).
+NGINX=
+if command -v nginx >/dev/null || {
+	log "installing nginx from Debian's packages"
+	(apt-get update && apt-get install -y nginx-light || apt-get install -y nginx) >"$RUN/apt.log" 2>&1
+}; then
+	NGINX=$(command -v nginx || true)
+fi
+NGINX_VERSION=
+if [[ -n $NGINX ]]; then
+	NGINX_VERSION=$("$NGINX" -v 2>&1 | sed -n 's|.*nginx/||p')
+else
+	log "nginx is missing and could not be installed; the pass-through comparison is skipped"
+fi
 
 DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 CPU_MODEL=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
@@ -156,6 +221,7 @@ MACHINE="$(nproc) × ${CPU_MODEL:-unknown CPU}, $RAM RAM, $(uname -sr), $(go env
 # --- 1 GiB raw upload (with dd beside it) and download ------------------------
 BIG_URL_PATH=/jsonapi/records/bench/r1/attachments/content/big.bin
 dd_mbps=() up_mbps=() up_kib=() up_cores=() up_other=() down_mbps=() down_kib=() down_cores=() down_client=()
+mp_mbps=() mp_kib=() mp_cores=() mp_other=() espo_mbps=() espo_kib=() espo_cores=() espo_other=() espo_p50=() espo_last=()
 wait_quiet
 for i in $(seq "$RUNS"); do
 	log "run $i/$RUNS: dd bs=1M count=1024 conv=fsync"
@@ -169,6 +235,20 @@ for i in $(seq "$RUNS"); do
 	out=$("$LOAD" upload -url "$BASE$BIG_URL_PATH" -key "$KEY" -size "$BIG" -pid "$SERVER_PID")
 	kib=$(peak_kib)
 	up_mbps+=("$(kv mbps "$out")") up_cores+=("$(kv server_cores "$out")") up_kib+=("$kib") up_other+=("$(kv other_cores "$out")")
+
+	# Beside each raw upload, so that both meet the same machine.
+	log "run $i/$RUNS: transactionlink multipart upload of $BIG (fresh server)"
+	start_server
+	out=$("$LOAD" multipart -url "$BASE/tables/bench/records/r1/attachments" -key "$KEY" -size "$BIG" -pid "$SERVER_PID")
+	kib=$(peak_kib)
+	mp_mbps+=("$(kv mbps "$out")") mp_cores+=("$(kv server_cores "$out")") mp_kib+=("$kib") mp_other+=("$(kv other_cores "$out")")
+
+	log "run $i/$RUNS: espocrm chunked upload of $ESPO_SIZE in $ESPO_CHUNK chunks (fresh server)"
+	start_server
+	out=$("$LOAD" espochunk -url "$BASE" -key "$KEY" -size "$ESPO_SIZE" -chunk "$ESPO_CHUNK" -pid "$SERVER_PID")
+	kib=$(peak_kib)
+	espo_mbps+=("$(kv mbps "$out")") espo_cores+=("$(kv server_cores "$out")") espo_kib+=("$kib")
+	espo_other+=("$(kv other_cores "$out")") espo_p50+=("$(kv chunk_p50_ms "$out")") espo_last+=("$(kv last_chunk_ms "$out")")
 done
 for i in $(seq "$RUNS"); do
 	log "run $i/$RUNS: nimblex download of $BIG (fresh server)"
@@ -187,9 +267,28 @@ runs="median of $RUNS"
 row "dd bs=1M count=1024 conv=fsync, same disk" "$(f "sprintf(\"%.0f MB/s\", $DD)") ($runs)" "reference" "—"
 row "nimblex raw upload, 1 GiB" "$(f "sprintf(\"%.0f MB/s = %.0f%% of dd\", $UP, 100 * $RATIO)") ($runs)" "≥ 70% of dd" "$(verdict "$RATIO >= 0.70")"
 row "server peak RSS, upload" "$(mib "$UP_KIB") (max of $RUNS)" "< 64 MiB" "$(verdict "$UP_KIB < 65536")"
+MP=$(median "${mp_mbps[@]}")
+MP_KIB=$(printf '%s\n' "${mp_kib[@]}" | sort -n | tail -n 1)
+MP_RATIO=$(f "$MP / $UP")
+row "transactionlink multipart upload, 1 GiB (tags field + file part)" \
+	"$(f "sprintf(\"%.0f MB/s = %.0f%% of the raw upload\", $MP, 100 * $MP_RATIO)") ($runs)" "≥ 70% of raw upload" "$(verdict "$MP_RATIO >= 0.70")"
+row "server peak RSS, multipart upload" "$(mib "$MP_KIB") (max of $RUNS)" "< 64 MiB" "$(verdict "$MP_KIB < 65536")"
+ESPO=$(median "${espo_mbps[@]}")
+ESPO_KIB=$(printf '%s\n' "${espo_kib[@]}" | sort -n | tail -n 1)
+ESPO_RATIO=$(f "$ESPO / $UP")
+row "espocrm chunked upload, $ESPO_SIZE in 4 MiB data-URI chunks" \
+	"$(f "sprintf(\"%.0f MB/s decoded = %.0f%% of the raw upload\", $ESPO, 100 * $ESPO_RATIO)") ($runs)" "≥ 50% of raw upload" "$(verdict "$ESPO_RATIO >= 0.50")"
+row "server peak RSS, chunked upload" "$(mib "$ESPO_KIB") (max of $RUNS)" "reported" "—"
 row "nimblex download, 1 GiB" "$(f "sprintf(\"%.0f MB/s\", $DOWN)") ($runs)" "≥ 1000 MB/s" "$(verdict "$DOWN >= 1000")"
 row "server peak RSS, download" "$(mib "$DOWN_KIB") (max of $RUNS)" "< 64 MiB" "$(verdict "$DOWN_KIB < 65536")"
 NOTES+=("upload runs (MB/s): ${up_mbps[*]}; server CPU (cores): ${up_cores[*]}; CPU busy outside server and generator (cores): ${up_other[*]}")
+ratios=()
+for i in "${!up_mbps[@]}"; do
+	ratios+=("$(f "sprintf(\"%.0f%%/%.0f%%\", 100 * ${mp_mbps[i]} / ${up_mbps[i]}, 100 * ${espo_mbps[i]} / ${up_mbps[i]})")")
+done
+NOTES+=("multipart upload runs (MB/s): ${mp_mbps[*]}; server CPU (cores): ${mp_cores[*]}; busy elsewhere (cores): ${mp_other[*]}")
+NOTES+=("chunked upload runs (MB/s of decoded bytes): ${espo_mbps[*]}; per-chunk p50 (ms): ${espo_p50[*]}; the last chunk, which completes the file (ms): ${espo_last[*]}; server CPU (cores): ${espo_cores[*]}; busy elsewhere (cores): ${espo_other[*]}; each download checked for length and sha256")
+NOTES+=("multipart / chunked as a share of the raw upload beside it, run by run: ${ratios[*]}")
 NOTES+=("download runs (MB/s): ${down_mbps[*]}; server CPU (cores): ${down_cores[*]}; load generator (cores): ${down_client[*]}")
 NOTES+=("dd runs (MB/s): $(printf '%.0f ' "${dd_mbps[@]}")")
 
@@ -259,6 +358,235 @@ NOISE=$(printf '%s\n' "${QUIET[@]}" | sort -g | tail -n 1)
 row "CPU busy outside gateway and generator during the small-request runs (max)" "$NOISE cores of $(nproc)" \
 	"≈ 0: a quiet machine" "$(if [[ $(f "$NOISE < 0.15") == 1 ]]; then echo quiet; else echo "NOISY: numbers are low"; fi)"
 stop_server
+
+# Helpers of the hop and pass-through phases. small_run runs the load
+# generator's small mode at $CONNS connections for SMALL_SECS; medkv KEY
+# LINE... is the median of KEY over the lines, sumkv the sum, maxkv the
+# largest.
+small_run() { "$LOAD" small -c "$CONNS" -d "${SMALL_SECS}s" "$@"; }
+medkv() {
+	local k=$1 l v=()
+	shift
+	for l in "$@"; do v+=("$(kv "$k" "$l")"); done
+	median "${v[@]}"
+}
+sumkv() {
+	local k=$1 l n=0
+	shift
+	for l in "$@"; do n=$((n + $(kv "$k" "$l"))); done
+	echo "$n"
+}
+maxkv() {
+	local k=$1 l
+	shift
+	for l in "$@"; do kv "$k" "$l"; done | sort -g | tail -n 1
+}
+# listkv KEY LINE... prints KEY of each line, space-separated.
+listkv() {
+	local k=$1 l
+	shift
+	for l in "$@"; do kv "$k" "$l"; done | xargs
+}
+errs_of() { echo $(($(sumkv errors "$@") + $(sumkv bad_status "$@"))); }
+# lat2 LINE... prints "p50 X ms, p99 Y ms", medians over the lines.
+lat2() { echo "p50 $(ms "$(medkv p50_ms "$@")" 2), p99 $(ms "$(medkv p99_ms "$@")" 2)"; }
+# per_req CORES RPS prints CPU microseconds per request.
+per_req() { f "sprintf(\"%.0f\", $1 / $2 * 1e6)"; }
+HOP_RUNS=()
+
+# --- the overhead of a hop: A -> B -> bundled against B -> bundled ------------
+# B is a gateway on the bundled store ($DATA: it holds the 10-file record
+# and the 1 GiB file by now); A is a gateway whose store is B, spoken to in
+# nimblex (--upstream nimblex+URL_B --upstream-token KEY_OF_B).
+LIST_PATH=/jsonapi/records/bench/small/attachments
+start_chain() {
+	stop_proc hopa
+	start_gw hopb "$DATA"
+	start_gw hopa "$A_DATA" --upstream "nimblex+${URLS[hopb]}" --upstream-token "$KEY"
+}
+wait_quiet
+log "hop: nimblex list of the 10-file record, $CONNS connections, B alone and A -> B (fresh servers)"
+start_chain
+# Both views of the record, read through the chain, show its 10 files.
+"$LOAD" seed -url "${URLS[hopa]}" -key "$KEY_A" -collection bench -record small -n 10 -upload=false >/dev/null
+hop_direct=() hop_chain=() one_direct=() one_chain=()
+for i in $(seq "$RUNS"); do
+	log "run $i/$RUNS: nimblex list, B alone, then through A -> B; $CONNS connections, then one"
+	hop_direct+=("$(small_run -url "${URLS[hopb]}$LIST_PATH" -key "$KEY" -pid "${PIDS[hopb]}")")
+	hop_chain+=("$(small_run -url "${URLS[hopa]}$LIST_PATH" -key "$KEY_A" -pid "${PIDS[hopa]}" -upstream-pid "${PIDS[hopb]}")")
+	one_direct+=("$(small_run -c 1 -url "${URLS[hopb]}$LIST_PATH" -key "$KEY" -pid "${PIDS[hopb]}")")
+	one_chain+=("$(small_run -c 1 -url "${URLS[hopa]}$LIST_PATH" -key "$KEY_A" -pid "${PIDS[hopa]}" -upstream-pid "${PIDS[hopb]}")")
+done
+B_PEAK=$(medkv rps "${hop_direct[@]}")
+C_PEAK=$(medkv rps "${hop_chain[@]}")
+HALF=$(f "int($B_PEAK / 2)")
+HALF_C=$(f "int($C_PEAK / 2)")
+half_direct=() half_chain=() halfc_direct=() halfc_chain=()
+for i in $(seq "$RUNS"); do
+	log "run $i/$RUNS: nimblex list at $HALF req/s (half of B's peak), then at $HALF_C (half of the chain's), B alone, then through A -> B"
+	half_direct+=("$(small_run -url "${URLS[hopb]}$LIST_PATH" -key "$KEY" -pid "${PIDS[hopb]}" -rate "$HALF")")
+	half_chain+=("$(small_run -url "${URLS[hopa]}$LIST_PATH" -key "$KEY_A" -pid "${PIDS[hopa]}" -upstream-pid "${PIDS[hopb]}" -rate "$HALF")")
+	halfc_direct+=("$(small_run -url "${URLS[hopb]}$LIST_PATH" -key "$KEY" -pid "${PIDS[hopb]}" -rate "$HALF_C")")
+	halfc_chain+=("$(small_run -url "${URLS[hopa]}$LIST_PATH" -key "$KEY_A" -pid "${PIDS[hopa]}" -upstream-pid "${PIDS[hopb]}" -rate "$HALF_C")")
+done
+HOP_RUNS=("${hop_direct[@]}" "${hop_chain[@]}" "${one_direct[@]}" "${one_chain[@]}" "${half_direct[@]}" "${half_chain[@]}" "${halfc_direct[@]}" "${halfc_chain[@]}")
+A_LIST_KIB=$(peak_kib "${PIDS[hopa]}")
+stop_proc hopa
+stop_proc hopb
+
+E_DIRECT=$(errs_of "${hop_direct[@]}" "${half_direct[@]}" "${one_direct[@]}" "${halfc_direct[@]}")
+E_CHAIN=$(errs_of "${hop_chain[@]}" "${half_chain[@]}" "${one_chain[@]}" "${halfc_chain[@]}")
+row "nimblex list, 10-file record, $CONNS conns, ${SMALL_SECS} s: B alone (gateway -> bundled)" \
+	"$(f "sprintf(\"%.0f\", $B_PEAK)") req/s, $(lat2 "${hop_direct[@]}") ($runs; $E_DIRECT errors)" "reference" "—"
+row "the same through A -> B (gateway -> gateway -> bundled)" \
+	"$(f "sprintf(\"%.0f req/s = %.0f%% of B alone\", $C_PEAK, 100 * $C_PEAK / $B_PEAK)"), $(lat2 "${hop_chain[@]}") ($runs; $E_CHAIN errors)" "reported" "—"
+row "nimblex list, one connection (no queueing): B alone / through A -> B" \
+	"$(lat2 "${one_direct[@]}") / $(lat2 "${one_chain[@]}"): the hop adds $(ms "$(f "$(medkv p50_ms "${one_chain[@]}") - $(medkv p50_ms "${one_direct[@]}")")" 2) at p50, $(ms "$(f "$(medkv p99_ms "${one_chain[@]}") - $(medkv p99_ms "${one_direct[@]}")")" 2) at p99 ($runs)" "reported" "—"
+HD_P99=$(medkv p99_ms "${half_direct[@]}")
+HC_P99=$(medkv p99_ms "${half_chain[@]}")
+HC_RPS=$(medkv rps "${half_chain[@]}")
+ADDED=$(f "$HC_P99 - $HD_P99")
+row "nimblex list at half of B's peak ($HALF req/s, $CONNS conns): B alone" \
+	"$(lat2 "${half_direct[@]}"), $(f "sprintf(\"%.0f\", $(medkv rps "${half_direct[@]}"))") req/s done ($runs)" "reference" "—"
+row "the same through A -> B: what the hop adds" \
+	"$(lat2 "${half_chain[@]}"), $(f "sprintf(\"%.0f\", $HC_RPS)") req/s done (sends up to $(ms "$(maxkv lag_p99_ms "${half_chain[@]}")" 1) behind schedule at p99): **+$(ms "$ADDED" 2) at p99**" \
+	"hop adds < 1 ms at p99 at half load" "$(verdict "$ADDED < 1 && $HC_RPS >= 0.95 * $HALF && $E_CHAIN == 0")"
+row "nimblex list at half of the chain's own peak ($HALF_C req/s): B alone / through A -> B" \
+	"$(lat2 "${halfc_direct[@]}") / $(lat2 "${halfc_chain[@]}"), $(f "sprintf(\"%.0f\", $(medkv rps "${halfc_chain[@]}"))") req/s done: the hop adds $(ms "$(f "$(medkv p99_ms "${halfc_chain[@]}") - $(medkv p99_ms "${halfc_direct[@]}")")" 2) at p99 ($runs)" "reported" "—"
+NOTES+=("hop, nimblex list runs (req/s), B alone: $(listkv rps "${hop_direct[@]}"); through A -> B: $(listkv rps "${hop_chain[@]}")")
+NOTES+=("hop, at $HALF_C req/s, p99 (ms), B alone: $(listkv p99_ms "${halfc_direct[@]}"); through A -> B: $(listkv p99_ms "${halfc_chain[@]}"); behind schedule, p99 (ms): $(listkv lag_p99_ms "${halfc_direct[@]}") / $(listkv lag_p99_ms "${halfc_chain[@]}")")
+NOTES+=("hop, at $HALF req/s, p99 (ms), B alone: $(listkv p99_ms "${half_direct[@]}"); through A -> B: $(listkv p99_ms "${half_chain[@]}"); how far behind the generator's schedule requests were sent, p99 (ms): B alone $(listkv lag_p99_ms "${half_direct[@]}"), A -> B $(listkv lag_p99_ms "${half_chain[@]}")")
+NOTES+=("hop, CPU at full load (medians): B alone $(medkv server_cores "${hop_direct[@]}") cores = $(per_req "$(medkv server_cores "${hop_direct[@]}")" "$B_PEAK") µs per request; through the chain A $(medkv server_cores "${hop_chain[@]}") cores = $(per_req "$(medkv server_cores "${hop_chain[@]}")" "$C_PEAK") µs and B $(medkv upstream_cores "${hop_chain[@]}") cores = $(per_req "$(medkv upstream_cores "${hop_chain[@]}")" "$C_PEAK") µs per request; A's peak RSS over the list runs $(mib "$A_LIST_KIB")")
+
+hd_mbps=() hc_mbps=() hc_a_kib=() hc_b_kib=() hc_cores=()
+for i in $(seq "$RUNS"); do
+	log "run $i/$RUNS: nimblex download of $BIG through A -> B (fresh servers), then from B alone (fresh server)"
+	start_chain
+	out=$("$LOAD" download -url "${URLS[hopa]}$BIG_URL_PATH" -key "$KEY_A" -size "$BIG" -pid "${PIDS[hopa]}" -upstream-pid "${PIDS[hopb]}")
+	hc_a_kib+=("$(peak_kib "${PIDS[hopa]}")") hc_b_kib+=("$(peak_kib "${PIDS[hopb]}")")
+	hc_mbps+=("$(kv mbps "$out")") hc_cores+=("A $(kv server_cores "$out") + B $(kv upstream_cores "$out"),")
+	stop_proc hopa
+	start_gw hopb "$DATA"
+	out=$("$LOAD" download -url "${URLS[hopb]}$BIG_URL_PATH" -key "$KEY" -size "$BIG" -pid "${PIDS[hopb]}")
+	hd_mbps+=("$(kv mbps "$out")")
+	stop_proc hopb
+done
+HD=$(median "${hd_mbps[@]}")
+HC=$(median "${hc_mbps[@]}")
+HC_A_KIB=$(printf '%s\n' "${hc_a_kib[@]}" | sort -n | tail -n 1)
+HC_B_KIB=$(printf '%s\n' "${hc_b_kib[@]}" | sort -n | tail -n 1)
+row "nimblex download, 1 GiB: B alone / through A -> B" \
+	"$(f "sprintf(\"%.0f / %.0f MB/s: the chain at %.0f%%\", $HD, $HC, 100 * $HC / $HD)") ($runs)" "reported" "—"
+row "peak RSS during the 1 GiB download through the chain: A / B" "$(mib "$HC_A_KIB") / $(mib "$HC_B_KIB") (max of $RUNS)" \
+	"< 64 MiB each" "$(verdict "$HC_A_KIB < 65536 && $HC_B_KIB < 65536")"
+NOTES+=("hop, 1 GiB download runs (MB/s), B alone: ${hd_mbps[*]}; through A -> B: ${hc_mbps[*]}; CPU through the chain (cores): ${hc_cores[*]}")
+
+# --- same-dialect pass-through against nginx ----------------------------------
+# B as above; A speaks espocrm to its clients and to B (--upstream
+# espocrm+URL_B), so a call it does not model passes through. nginx runs as
+# a reverse proxy in front of the same B. Both carry the same request.
+start_nginx() {
+	local dir="$RUN/nginx" port
+	mkdir -p "$dir/tmp"
+	port=$("$LOAD" freeport)
+	# The keepalive pool to B and the unbounded keepalive_requests keep
+	# both of nginx's sides on persistent connections, as the gateway's
+	# are; the X-Forwarded-* headers are the ones the gateway sets.
+	cat >"$dir/nginx.conf" <<-NGINX_CONF
+		worker_processes $NGINX_WORKERS;
+		daemon off;
+		pid $dir/nginx.pid;
+		error_log $dir/error.log warn;
+		events { worker_connections 1024; }
+		http {
+		    access_log off;
+		    client_body_temp_path $dir/tmp/body;
+		    proxy_temp_path $dir/tmp/proxy;
+		    fastcgi_temp_path $dir/tmp/fastcgi;
+		    uwsgi_temp_path $dir/tmp/uwsgi;
+		    scgi_temp_path $dir/tmp/scgi;
+		    keepalive_requests 1000000;
+		    upstream b {
+		        server ${URLS[ptb]#http://};
+		        keepalive $CONNS;
+		        keepalive_requests 1000000;
+		    }
+		    server {
+		        listen 127.0.0.1:$port;
+		        location / {
+		            proxy_pass http://b;
+		            proxy_http_version 1.1;
+		            proxy_set_header Connection "";
+		            proxy_set_header Host \$host;
+		            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+		            proxy_set_header X-Forwarded-Proto \$scheme;
+		            proxy_set_header X-Forwarded-Host \$host;
+		        }
+		    }
+		}
+	NGINX_CONF
+	"$NGINX" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" >>"$RUN/nginx.log" 2>&1 &
+	PIDS[nginx]=$!
+	URLS[nginx]="http://127.0.0.1:$port"
+	"$LOAD" wait -url "${URLS[nginx]}" -timeout 20s
+	KIDS[nginx]=$(pgrep -P "${PIDS[nginx]}" | xargs || true)
+	if [[ -z ${KIDS[nginx]} ]]; then
+		log "nginx started no workers"
+		return 1
+	fi
+}
+if [[ -n $NGINX ]]; then
+	wait_quiet
+	log "pass-through: GET $PASS_PATH through A -> B and through nginx -> B, $CONNS connections (fresh servers)"
+	start_gw ptb "$DATA"
+	start_gw pta "$P_DATA" --upstream "espocrm+${URLS[ptb]}" --upstream-token "$KEY"
+	start_nginx
+	NGINX_PIDS=$(tr ' ' ',' <<<"${KIDS[nginx]}")
+	# The request reaches A's forwarder, not a 404 of A's own: the forwarder
+	# wants a valid key (401), A's own unknown-endpoint answer does not.
+	check=$("$LOAD" small -c 1 -d 300ms -url "${URLS[pta]}$PASS_PATH" -key not-a-key -key-header X-Api-Key -status 401)
+	if [[ $(errs_of "$check") != 0 || $(kv reqs "$check") == 0 ]]; then
+		log "A does not pass $PASS_PATH through (a wrong key did not get 401): $check"
+		exit 1
+	fi
+	pt_gw=() pt_ngx=() pt_mod=()
+	for i in $(seq "$RUNS"); do
+		log "run $i/$RUNS: through A (pass-through), through nginx, and the modelled $MODELED_PATH through A"
+		pt_gw+=("$(small_run -url "${URLS[pta]}$PASS_PATH" -key "$KEY_P" -key-header X-Api-Key -status 404 -pid "${PIDS[pta]}" -upstream-pid "${PIDS[ptb]}")")
+		pt_ngx+=("$(small_run -url "${URLS[nginx]}$PASS_PATH" -key "$KEY" -key-header X-Api-Key -status 404 -pid "$NGINX_PIDS" -upstream-pid "${PIDS[ptb]}")")
+		pt_mod+=("$(small_run -url "${URLS[pta]}$MODELED_PATH" -key "$KEY_P" -key-header X-Api-Key -status 404 -pid "${PIDS[pta]}" -upstream-pid "${PIDS[ptb]}")")
+	done
+	HOP_RUNS+=("${pt_gw[@]}" "${pt_ngx[@]}" "${pt_mod[@]}")
+	PT_A_KIB=$(peak_kib "${PIDS[pta]}")
+	# shellcheck disable=SC2086 # the workers' pids, one word each
+	PT_N_KIB=$(peak_kib "${PIDS[nginx]}" ${KIDS[nginx]})
+	stop_proc nginx
+	stop_proc pta
+	stop_proc ptb
+	NG=$(medkv rps "${pt_ngx[@]}")
+	PT=$(medkv rps "${pt_gw[@]}")
+	MO=$(medkv rps "${pt_mod[@]}")
+	E_PT=$(errs_of "${pt_gw[@]}")
+	row "nginx $NGINX_VERSION ($NGINX_WORKERS workers) -> B, GET $PASS_PATH (B: 404), $CONNS conns, ${SMALL_SECS} s" \
+		"$(f "sprintf(\"%.0f\", $NG)") req/s, $(lat2 "${pt_ngx[@]}") ($runs; $(errs_of "${pt_ngx[@]}") errors)" "reference" "—"
+	row "dragoman pass-through A -> B (espocrm on both sides), same request" \
+		"$(f "sprintf(\"%.0f req/s = %.2f × nginx\", $PT, $PT / $NG)"), $(lat2 "${pt_gw[@]}") ($runs; $E_PT errors)" \
+		"≥ nginx's req/s" "$(verdict "$PT >= $NG && $E_PT == 0")"
+	row "A -> B, GET $MODELED_PATH (modelled: a record read through the remote store; B: 404)" \
+		"$(f "sprintf(\"%.0f req/s = %.2f × nginx\", $MO, $MO / $NG)"), $(lat2 "${pt_mod[@]}") ($runs; $(errs_of "${pt_mod[@]}") errors)" "reported" "—"
+	NOTES+=("pass-through runs (req/s), A: $(listkv rps "${pt_gw[@]}"); nginx: $(listkv rps "${pt_ngx[@]}"); the modelled record read through A: $(listkv rps "${pt_mod[@]}")")
+	NOTES+=("pass-through CPU (medians, cores): A $(medkv server_cores "${pt_gw[@]}") + B $(medkv upstream_cores "${pt_gw[@]}") = $(per_req "$(medkv server_cores "${pt_gw[@]}")" "$PT") + $(per_req "$(medkv upstream_cores "${pt_gw[@]}")" "$PT") µs per request; nginx $(medkv server_cores "${pt_ngx[@]}") + B $(medkv upstream_cores "${pt_ngx[@]}") = $(per_req "$(medkv server_cores "${pt_ngx[@]}")" "$NG") + $(per_req "$(medkv upstream_cores "${pt_ngx[@]}")" "$NG") µs; load generator $(medkv client_cores "${pt_gw[@]}") / $(medkv client_cores "${pt_ngx[@]}"); peak RSS: A $(mib "$PT_A_KIB"), nginx master and workers together $(mib "$PT_N_KIB")")
+else
+	row "same-dialect pass-through against nginx" "skipped: nginx is missing and could not be installed" "≥ nginx's req/s" "—"
+fi
+# As above: CPU busy outside every process measured is other work on the
+# machine (and the kernel's writeback of what the gateways fsync).
+HOP_NOISE=$(maxkv other_cores "${HOP_RUNS[@]}")
+HOP_NOISE_MED=$(medkv other_cores "${HOP_RUNS[@]}")
+HOP_BUSY=$(for l in "${HOP_RUNS[@]}"; do kv other_cores "$l"; done | awk '$1 >= 0.15 { n++ } END { print n + 0 }')
+row "CPU busy outside gateways, nginx and generator during the ${#HOP_RUNS[@]} hop and pass-through runs" \
+	"max $HOP_NOISE, median $HOP_NOISE_MED cores of $(nproc); $HOP_BUSY runs at ≥ 0.15" "≈ 0: a quiet machine" \
+	"$(if [[ $HOP_BUSY == 0 ]]; then echo quiet; elif [[ $(f "$HOP_NOISE_MED < 0.15") == 1 ]]; then echo "mostly quiet"; else echo "NOISY: numbers are low"; fi)"
 
 # --- the table ----------------------------------------------------------------
 {

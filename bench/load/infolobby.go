@@ -31,7 +31,7 @@ func runInfoLobby(args []string) error {
 	rounds := fs.Int("rounds", 4, "requests per worker")
 	sizeFlag := fs.String("size", "10MB", "decoded size of each file")
 	pathsFile := fs.String("paths", "", "file of record<TAB>path lines: written by create, read by get")
-	pid := fs.Int("pid", 0, "server pid, to report its CPU use")
+	pid, upPid := addPidFlags(fs)
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -90,7 +90,7 @@ func runInfoLobby(args []string) error {
 	}
 	results := make([]outcome, *workers)
 	var wg sync.WaitGroup
-	cpu := startCPU(*pid)
+	cpu := startCPU(*pid, *upPid)
 	start := time.Now()
 	for w := range *workers {
 		wg.Add(1)

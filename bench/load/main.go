@@ -11,6 +11,10 @@
 //	                                      fixed connections for a fixed time
 //	load infolobby -op create|get -url BASE -key K -workers 16 ...
 //	                                      N concurrent 10 MB files/create or files/get
+//	load multipart -url URL -key K -size N
+//	                                      one TransactionLink multipart upload of N bytes
+//	load espochunk -url BASE -key K -size 256MiB -chunk 4MiB
+//	                                      one EspoCRM chunked upload, then its download checked
 //
 // Every mode is bounded in time (and in request count where it loops), and
 // refuses any address but 127.0.0.1.
@@ -23,7 +27,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: load freeport|wait|upload|download|seed|small|infolobby [flags]")
+		fmt.Fprintln(os.Stderr, "usage: load freeport|wait|upload|download|seed|small|infolobby|multipart|espochunk [flags]")
 		os.Exit(2)
 	}
 	modes := map[string]func([]string) error{
@@ -34,6 +38,8 @@ func main() {
 		"seed":      runSeed,
 		"small":     runSmall,
 		"infolobby": runInfoLobby,
+		"multipart": runMultipart,
+		"espochunk": runEspoChunk,
 	}
 	run, ok := modes[os.Args[1]]
 	if !ok {

@@ -20,6 +20,7 @@ func runSeed(args []string) error {
 	record := fs.String("record", "small", "record id")
 	n := fs.Int("n", 10, "files to upload")
 	sizeFlag := fs.String("size", "1KiB", "size of each file")
+	upload := fs.Bool("upload", true, "upload the files; false only checks that both views show n files (through a chain, say)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -60,9 +61,11 @@ func runSeed(args []string) error {
 	}
 	nimblex := u.JoinPath("jsonapi", "records", *collection, *record, "attachments")
 	body := bytes.Repeat([]byte("dragoman bench\n"), int(size)/15+1)[:size]
-	for i := range *n {
-		if _, err := do(http.MethodPost, nimblex.JoinPath("content", fmt.Sprintf("file-%02d.txt", i)).String(), body); err != nil {
-			return err
+	if *upload {
+		for i := range *n {
+			if _, err := do(http.MethodPost, nimblex.JoinPath("content", fmt.Sprintf("file-%02d.txt", i)).String(), body); err != nil {
+				return err
+			}
 		}
 	}
 	out, err := do(http.MethodGet, nimblex.String(), nil)

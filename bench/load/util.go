@@ -73,37 +73,97 @@ func latencySummary(samples []time.Duration) string {
 		ms(percentile(samples, .50)), ms(percentile(samples, .90)), ms(percentile(samples, .99)), ms(mx))
 }
 
-// cpuClock measures CPU seconds of this process and, if pid > 0, of the
-// server, between start and stop.
-type cpuClock struct {
-	pid          int
-	self, server float64
-	sys          sysTimes
+// pids is a flag holding process ids: "123" or "123,456" (an nginx's
+// workers, say), whose CPU use is added up.
+type pids []int
+
+func (p *pids) String() string {
+	s := make([]string, len(*p))
+	for i, v := range *p {
+		s[i] = strconv.Itoa(v)
+	}
+	return strings.Join(s, ",")
 }
 
-func startCPU(pid int) *cpuClock {
-	return &cpuClock{pid: pid, self: selfCPU(), server: procCPU(pid), sys: readSysTimes()}
+func (p *pids) Set(v string) error {
+	*p = (*p)[:0]
+	for f := range strings.SplitSeq(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return fmt.Errorf("bad pid %q", f)
+		}
+		*p = append(*p, n)
+	}
+	return nil
+}
+
+// addPidFlags adds -pid (the server measured) and -upstream-pid (a server
+// behind it, whose CPU is then not counted as other work on the machine).
+func addPidFlags(fs *flag.FlagSet) (server, upstream *pids) {
+	server, upstream = new(pids), new(pids)
+	fs.Var(server, "pid", "server pid (or pids, comma-separated), to report its CPU use")
+	fs.Var(upstream, "upstream-pid", "pid(s) of the server behind it, to report its CPU use too")
+	return server, upstream
+}
+
+// prefixKeys puts prefix before every key of a line of key=value pairs.
+func prefixKeys(prefix, kv string) string {
+	f := strings.Fields(kv)
+	for i := range f {
+		f[i] = prefix + f[i]
+	}
+	return strings.Join(f, " ")
+}
+
+// cpuClock measures CPU seconds of this process and of the server (and
+// of its upstream) between start and stop.
+type cpuClock struct {
+	server, upstream pids
+	self, srv, up    float64
+	sys              sysTimes
+}
+
+func startCPU(server, upstream pids) *cpuClock {
+	return &cpuClock{server: server, upstream: upstream, self: selfCPU(),
+		srv: procsCPU(server), up: procsCPU(upstream), sys: readSysTimes()}
 }
 
 // cpuUse is what a cpuClock measured, in CPU seconds.
 type cpuUse struct {
-	self, server float64 // server is -1 when unknown
-	idle, steal  float64 // of the whole machine; -1 when unknown
+	self, server, upstream float64 // server and upstream are -1 when unknown
+	idle, steal            float64 // of the whole machine; -1 when unknown
 }
 
 // stop returns the CPU seconds used since start by this process, by the
-// server, and the machine's idle and stolen time.
+// server and its upstream, and the machine's idle and stolen time.
 func (c *cpuClock) stop() cpuUse {
-	u := cpuUse{self: selfCPU() - c.self, server: -1, idle: -1, steal: -1}
-	if c.pid > 0 && c.server >= 0 {
-		if s := procCPU(c.pid); s >= 0 {
-			u.server = s - c.server
-		}
+	u := cpuUse{self: selfCPU() - c.self, server: -1, upstream: -1, idle: -1, steal: -1}
+	if s := procsCPU(c.server); s >= 0 && c.srv >= 0 {
+		u.server = s - c.srv
+	}
+	if s := procsCPU(c.upstream); s >= 0 && c.up >= 0 {
+		u.upstream = s - c.up
 	}
 	if now := readSysTimes(); now.ok && c.sys.ok {
 		u.idle, u.steal = now.idle-c.sys.idle, now.steal-c.sys.steal
 	}
 	return u
+}
+
+// procsCPU adds up procCPU over ps, or -1 if there are none or one is gone.
+func procsCPU(ps pids) float64 {
+	if len(ps) == 0 {
+		return -1
+	}
+	var sum float64
+	for _, p := range ps {
+		s := procCPU(p)
+		if s < 0 {
+			return -1
+		}
+		sum += s
+	}
+	return sum
 }
 
 // sysTimes is the machine's idle (with iowait) and steal time from /proc/stat.
@@ -173,12 +233,16 @@ func cpuFields(u cpuUse, secs float64) string {
 	if u.server >= 0 {
 		s += fmt.Sprintf(" server_cores=%.2f", u.server/secs)
 	}
+	if u.upstream >= 0 {
+		s += fmt.Sprintf(" upstream_cores=%.2f", u.upstream/secs)
+	}
 	if u.idle >= 0 {
 		s += fmt.Sprintf(" idle_cores=%.2f steal_cores=%.2f", u.idle/secs, u.steal/secs)
 		if u.server >= 0 {
-			// Busy time of neither process: the kernel's own threads
-			// (writeback, journal) and anything else on the machine.
-			other := float64(runtime.NumCPU())*secs - u.idle - u.self - u.server
+			// Busy time of none of the processes measured: the kernel's
+			// own threads (writeback, journal) and anything else on the
+			// machine.
+			other := float64(runtime.NumCPU())*secs - u.idle - u.self - u.server - max(u.upstream, 0)
 			s += fmt.Sprintf(" other_cores=%.2f", max(other, 0)/secs)
 		}
 	}
