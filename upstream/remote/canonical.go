@@ -32,11 +32,10 @@ func (s *Store) canonicalEach(rs []translate.Remote) ([]upstream.Attachment, err
 	for i, r := range rs {
 		refs[i] = ref{NativeID: r.NativeID, Record: r.Record, Field: r.Field, Name: r.Name}
 	}
-	ids, err := s.ids.ids(refs)
+	ids, extras, err := s.ids.idsAndExtras(refs)
 	if err != nil {
 		return nil, err
 	}
-	extras := s.ids.extras(ids)
 	out := make([]upstream.Attachment, 0, len(rs))
 	for i, r := range rs {
 		if ids[i] == "" {

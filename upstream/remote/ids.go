@@ -150,8 +150,28 @@ func (m *idMap) ids(refs []ref) ([]string, error) {
 	return out, nil
 }
 
+// idsAndExtras is ids and extras together: a listing of known objects,
+// the common case, then costs one read transaction instead of two.
+func (m *idMap) idsAndExtras(refs []ref) ([]string, map[string]*upstream.Attachment, error) {
+	extras := map[string]*upstream.Attachment{}
+	if out, ok := m.idsUnchangedInto(refs, extras); ok {
+		return out, extras, nil
+	}
+	out, err := m.ids(refs)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, m.extras(out), nil
+}
+
 // idsUnchanged is ids for refs that are all known at the addresses given.
 func (m *idMap) idsUnchanged(refs []ref) ([]string, bool) {
+	return m.idsUnchangedInto(refs, nil)
+}
+
+// idsUnchangedInto is idsUnchanged that also collects the extras it reads
+// on the way, when extras is not nil.
+func (m *idMap) idsUnchangedInto(refs []ref, extras map[string]*upstream.Attachment) ([]string, bool) {
 	out := make([]string, len(refs))
 	ok := true
 	_ = m.db.View(func(tx *bolt.Tx) error {
@@ -171,6 +191,9 @@ func (m *idMap) idsUnchanged(refs []ref) ([]string, bool) {
 				return nil
 			}
 			out[i] = string(id)
+			if extras != nil && old.Extra != nil {
+				extras[out[i]] = old.Extra
+			}
 		}
 		return nil
 	})
