@@ -1,10 +1,12 @@
 package remote
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -19,6 +21,49 @@ import (
 // given keeps reaching the same object.
 type idMap struct {
 	db *bolt.DB
+	// decoded keeps refs read again unchanged decoded: a listing reads
+	// one per file, and JSON decoding was a fifth of a chain's list.
+	decoded refCache
+}
+
+// refCache maps a canonical id to its stored bytes and decoded ref; an
+// entry is used only when the stored bytes are the same, so no write can
+// be hidden by it.
+type refCache struct {
+	mu      sync.RWMutex
+	entries map[string]refEntry
+}
+
+type refEntry struct {
+	raw []byte
+	r   ref
+}
+
+// refCacheSize bounds the cache; past it, the cache starts over.
+const refCacheSize = 65536
+
+func (c *refCache) get(byID *bolt.Bucket, id []byte) (ref, bool) {
+	v := byID.Get(id)
+	if v == nil {
+		return ref{}, false
+	}
+	c.mu.RLock()
+	e, ok := c.entries[string(id)]
+	c.mu.RUnlock()
+	if ok && bytes.Equal(e.raw, v) {
+		return e.r, true
+	}
+	var r ref
+	if json.Unmarshal(v, &r) != nil {
+		return ref{}, false
+	}
+	c.mu.Lock()
+	if c.entries == nil || len(c.entries) >= refCacheSize {
+		c.entries = map[string]refEntry{}
+	}
+	c.entries[string(id)] = refEntry{raw: bytes.Clone(v), r: r}
+	c.mu.Unlock()
+	return r, true
 }
 
 var (
@@ -182,7 +227,7 @@ func (m *idMap) idsUnchangedInto(refs []ref, extras map[string]*upstream.Attachm
 				ok = false
 				return nil
 			}
-			old, _ := getRef(byID, id)
+			old, _ := m.decoded.get(byID, id)
 			if old.Deleted {
 				continue
 			}
