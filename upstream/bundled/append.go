@@ -2,8 +2,10 @@ package bundled
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -40,7 +42,7 @@ func (s *Store) Append(ctx context.Context, id string, content io.Reader) (upstr
 	}
 	defer unlock()
 
-	a, expected, err := s.partial(id)
+	a, expected, sha, md, err := s.partial(id)
 	if err != nil {
 		return upstream.Attachment{}, err
 	}
@@ -58,7 +60,7 @@ func (s *Store) Append(ctx context.Context, id string, content io.Reader) (upstr
 	}
 
 	from := a.Size
-	size, sha, md, err := s.appendChunk(ctx, f, content, from, expected)
+	size, err := s.appendChunk(ctx, f, content, from, expected, sha, md)
 	if err == nil && size != from {
 		a, err = s.commitAppend(id, from, size, expected, sha, md)
 	}
@@ -74,7 +76,7 @@ func (s *Store) Append(ctx context.Context, id string, content io.Reader) (upstr
 // partial loads a partial attachment and its expected size. An attachment
 // that is complete, or a placeholder made without ExpectedSize, is
 // KindConflict.
-func (s *Store) partial(id string) (a upstream.Attachment, expected int64, err error) {
+func (s *Store) partial(id string) (a upstream.Attachment, expected int64, sha, md hash.Hash, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		m := s.metaOf(tx)
 		var ok bool
@@ -93,12 +95,16 @@ func (s *Store) partial(id string) (a upstream.Attachment, expected int64, err e
 			}
 			return err
 		}
-		return nil
+		var stated bool
+		if sha, md, stated, err = m.digestState(id); err == nil && !stated && a.Size > 0 {
+			err = fmt.Errorf("partial %s holds %d bytes but no digest state", id, a.Size)
+		}
+		return err
 	})
 	if err != nil {
-		return upstream.Attachment{}, 0, classify(err, fmt.Sprintf("append %s", id))
+		return upstream.Attachment{}, 0, nil, nil, classify(err, fmt.Sprintf("append %s", id))
 	}
-	return a, expected, nil
+	return a, expected, sha, md, nil
 }
 
 // cutBack makes f exactly size bytes long, dropping what an interrupted or
@@ -121,40 +127,33 @@ func cutBack(f *os.File, size int64) error {
 	return nil
 }
 
-// appendChunk streams content to the end of f (which is from bytes long),
-// capped at expected, and fsyncs f. It returns the new size and, when that
-// completes the content, the digests of the whole file.
-func (s *Store) appendChunk(ctx context.Context, f *os.File, content io.Reader, from, expected int64) (size int64, sha, md string, err error) {
+// appendChunk streams content to the end of f (which is from bytes long)
+// and through the digests, capped at expected, and fsyncs f. It returns
+// the new size.
+func (s *Store) appendChunk(ctx context.Context, f *os.File, content io.Reader, from, expected int64, sha, md hash.Hash) (size int64, err error) {
 	if _, err := f.Seek(from, io.SeekStart); err != nil {
-		return 0, "", "", classify(err, "seek to the end of the content")
+		return 0, classify(err, "seek to the end of the content")
 	}
 	room := expected - from
 	src := &capReader{r: content, max: room,
 		msg: fmt.Sprintf("the chunk passes the expected size of %d bytes (%d bytes left)", expected, room)}
-	// Hide f's ReadFrom, so the copy goes through the pooled buffer.
-	n, err := s.copyIn(ctx, struct{ io.Writer }{f}, src)
+	n, err := s.copyIn(ctx, &hashingWriter{w: f, sha: sha, md: md}, src)
 	if err != nil {
-		return 0, "", "", err
+		return 0, err
 	}
 	if n == 0 {
-		return from, "", "", nil
+		return from, nil
 	}
 	if err := f.Sync(); err != nil {
-		return 0, "", "", classify(err, "sync content")
+		return 0, classify(err, "sync content")
 	}
-	size = from + n
-	if size == expected {
-		if sha, md, err = s.digests(f, size); err != nil {
-			return 0, "", "", err
-		}
-	}
-	return size, sha, md, nil
+	return from + n, nil
 }
 
 // commitAppend commits the size of id after a chunk took it from from to
 // size bytes, and the digests and HasContent if that completes it. The
 // attachment is read again: it may have moved (or gone) since.
-func (s *Store) commitAppend(id string, from, size, expected int64, sha, md string) (upstream.Attachment, error) {
+func (s *Store) commitAppend(id string, from, size, expected int64, sha, md hash.Hash) (upstream.Attachment, error) {
 	var a upstream.Attachment
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		m := s.metaOf(tx)
@@ -173,10 +172,12 @@ func (s *Store) commitAppend(id string, from, size, expected int64, sha, md stri
 		t := now()
 		a.Size, a.Modified = size, t
 		if size == expected {
-			a.SHA256, a.MD5, a.HasContent = sha, md, true
+			a.SHA256, a.MD5, a.HasContent = hex.EncodeToString(sha.Sum(nil)), hex.EncodeToString(md.Sum(nil)), true
 			if err := m.completed(id); err != nil {
 				return err
 			}
+		} else if err := m.setDigestState(id, expected, sha, md); err != nil {
+			return err
 		}
 		if err := m.put(a); err != nil {
 			return err

@@ -95,21 +95,6 @@ func (s *Store) copyIn(ctx context.Context, w io.Writer, src *capReader) (int64,
 	}
 }
 
-// digests reads the first size bytes of f once and returns their sha256
-// and md5.
-func (s *Store) digests(f *os.File, size int64) (sha string, md string, err error) {
-	sh, mh := sha256.New(), md5.New()
-	bufp := s.bufs.Get().(*[]byte)
-	defer s.bufs.Put(bufp)
-	n, err := io.CopyBuffer(io.MultiWriter(sh, mh), io.NewSectionReader(f, 0, size), *bufp)
-	if err == nil && n != size {
-		err = fmt.Errorf("read %d bytes, want %d", n, size)
-	}
-	if err != nil {
-		return "", "", classify(err, "hash content")
-	}
-	return hex.EncodeToString(sh.Sum(nil)), hex.EncodeToString(mh.Sum(nil)), nil
-}
 
 // publish links the finished temp file into blobs/ under a fresh id and
 // makes the new directory entries durable. A hard link, unlike a rename,

@@ -2,9 +2,13 @@ package bundled
 
 import (
 	"bytes"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"time"
 
 	"github.com/dragoman-gw/dragoman/upstream"
@@ -117,10 +121,56 @@ func (m meta) expected(id string) (size int64, ok bool, err error) {
 	if v == nil {
 		return 0, false, nil
 	}
-	if len(v) != 8 {
+	if len(v) < 8 {
 		return 0, false, fmt.Errorf("partial %s: bad expected size %x", id, v)
 	}
 	return int64(binary.BigEndian.Uint64(v)), true, nil
+}
+
+// digestState is the sha256 and md5 of a partial's committed bytes, as
+// the hashes' own marshalled state, so the chunk that completes a file
+// need not read it all again. A partial that has none yet (nothing
+// appended) gets fresh hashes.
+func (m meta) digestState(id string) (sha, md hash.Hash, stated bool, err error) {
+	sha, md = sha256.New(), md5.New()
+	v := m.partials.Get([]byte(id))
+	if len(v) <= 8 {
+		return sha, md, false, nil
+	}
+	rest := v[8:]
+	if len(rest) < 4 {
+		return nil, nil, false, fmt.Errorf("partial %s: bad digest state", id)
+	}
+	n := int(binary.BigEndian.Uint32(rest))
+	if len(rest) < 4+n {
+		return nil, nil, false, fmt.Errorf("partial %s: bad digest state", id)
+	}
+	if err := sha.(encoding.BinaryUnmarshaler).UnmarshalBinary(rest[4 : 4+n]); err != nil {
+		return nil, nil, false, fmt.Errorf("partial %s: sha256 state: %w", id, err)
+	}
+	if err := md.(encoding.BinaryUnmarshaler).UnmarshalBinary(rest[4+n:]); err != nil {
+		return nil, nil, false, fmt.Errorf("partial %s: md5 state: %w", id, err)
+	}
+	return sha, md, true, nil
+}
+
+// setDigestState stores the digests' state beside the expected size.
+func (m meta) setDigestState(id string, expected int64, sha, md hash.Hash) error {
+	shaState, err := sha.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("partial %s: sha256 state: %w", id, err)
+	}
+	mdState, err := md.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("partial %s: md5 state: %w", id, err)
+	}
+	v := binary.BigEndian.AppendUint64(nil, uint64(expected))
+	v = binary.BigEndian.AppendUint32(v, uint32(len(shaState)))
+	v = append(append(v, shaState...), mdState...)
+	if err := m.partials.Put([]byte(id), v); err != nil {
+		return fmt.Errorf("put partial %s: %w", id, err)
+	}
+	return nil
 }
 
 // setExpected marks id partial, to be complete at size bytes.
