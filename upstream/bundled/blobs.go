@@ -95,7 +95,6 @@ func (s *Store) copyIn(ctx context.Context, w io.Writer, src *capReader) (int64,
 	}
 }
 
-
 // publish links the finished temp file into blobs/ under a fresh id and
 // makes the new directory entries durable. A hard link, unlike a rename,
 // fails if the name exists, so an id collision can never overwrite another

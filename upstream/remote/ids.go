@@ -78,10 +78,14 @@ type ref struct {
 	Record   upstream.RecordRef `json:"record"`
 	Field    string             `json:"field"`
 	Name     string             `json:"name"`
-	// Extra is the metadata of an attachment created through the gateway:
-	// digests computed while the bytes streamed out, tags, owner, times,
-	// and the field when the dialect has none.
+	// Extra is what the gateway knows that the dialect cannot carry: for
+	// an attachment created through the gateway, digests computed while
+	// the bytes streamed out, tags, owner, times, the field when the
+	// dialect has none; for one first seen in a listing, when it was seen.
 	Extra *upstream.Attachment `json:"extra,omitempty"`
+	// Created marks an object a create of the gateway's made (and so
+	// claimed): concurrent creates of one name must not take each other's.
+	Created bool `json:"created,omitempty"`
 	// Deleted marks an object the gateway deleted but the upstream could
 	// not be told to (an unlinked EspoCRM upload, which it expires on its
 	// own): the id stays unknown, and listings never show the object.
@@ -162,7 +166,7 @@ func (m *idMap) ids(refs []ref) ([]string, error) {
 					continue
 				}
 				out[i] = string(id)
-				r.Extra = old.Extra
+				r.Extra, r.Created = old.Extra, old.Created
 				if err := putRef(byID, out[i], r); err != nil {
 					return err
 				}
@@ -252,11 +256,12 @@ func (m *idMap) idsUnchangedInto(refs []ref, extras map[string]*upstream.Attachm
 // by name, an upload of the same name is a new file that replaced the old
 // one, whose id is dropped.
 func (m *idMap) fresh(r ref) (string, error) {
+	r.Created = true
 	var id string
 	err := m.db.Update(func(tx *bolt.Tx) error {
 		byKey, byID := tx.Bucket(bucketByKey), tx.Bucket(bucketByID)
 		if old := byKey.Get(r.key()); old != nil {
-			if prev, ok := getRef(byID, old); ok && r.NativeID != "" && prev.Extra == nil && !prev.Deleted {
+			if prev, ok := getRef(byID, old); ok && r.NativeID != "" && !prev.Created && !prev.Deleted {
 				id = string(old)
 				return putRef(byID, id, r)
 			}
@@ -381,7 +386,7 @@ func (m *idMap) claimed(r ref) bool {
 			return nil
 		}
 		prev, ok := getRef(tx.Bucket(bucketByID), id)
-		found = ok && (prev.Extra != nil || prev.Deleted)
+		found = ok && (prev.Created || prev.Deleted)
 		return nil
 	})
 	return found
