@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
@@ -316,7 +315,7 @@ var umClients = []umClient{
 			return umAnswer{st, h, b}
 		},
 		find: func(t *testing.T, c mxClients, record, name string) (umEntry, bool) {
-			for _, a := range umTLList(t, c.tl, mxCollection, record) {
+			for _, a := range c.tl.list(t, mxCollection, record) {
 				if a.Name == name {
 					return umEntry{id: a.ID, name: a.Name, typ: a.Type, size: a.Size, times: []string{a.CreatedDateTime}, timeLayout: time.RFC3339Nano}, true
 				}
@@ -361,7 +360,7 @@ var umClients = []umClient{
 // in a Media Pocket list.
 func mpFind(t *testing.T, c mp, kind, record, name string) (umEntry, bool) {
 	t.Helper()
-	for _, a := range umMPList(t, c, kind, record) {
+	for _, a := range c.list(t, kind, record) {
 		orig, _ := deref(a.OriginalFilename).(string)
 		if orig == name || (orig == "" && a.Title == name) {
 			return umEntry{id: a.ID, name: name, typ: a.MediaType, size: -1,
@@ -369,65 +368,6 @@ func mpFind(t *testing.T, c mp, kind, record, name string) (umEntry, bool) {
 		}
 	}
 	return umEntry{}, false
-}
-
-// umTLList is tl.list without its check of createdDateTime, which umRun
-// makes itself so that a missing time is reported once, as what it is.
-func umTLList(t *testing.T, c tl, table, record string) []tlAttachment {
-	t.Helper()
-	status, h, body := do(t, http.MethodGet, c.attachments(table, record), c.auth(), nil)
-	if status != http.StatusOK {
-		t.Fatalf("list %s/%s: status %d %s, want 200", table, record, status, snippet(body))
-	}
-	checkJSONType(t, "list", h)
-	var raws []json.RawMessage
-	if err := json.Unmarshal(body, &raws); err != nil || raws == nil {
-		t.Fatalf("list %s/%s: want a bare JSON array: %v: %s", table, record, err, snippet(body))
-	}
-	out := make([]tlAttachment, len(raws))
-	for i, raw := range raws {
-		var keys map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &keys); err != nil {
-			t.Fatalf("list item: not a JSON object: %s", snippet(raw))
-		}
-		if got := slices.Sorted(maps.Keys(keys)); !slices.Equal(got, tlKeys) {
-			t.Errorf("list item: keys %v, want %v", got, tlKeys)
-		}
-		if err := json.Unmarshal(raw, &out[i]); err != nil {
-			t.Fatalf("list item: %v: %s", err, snippet(raw))
-		}
-		if !uuidV4.MatchString(out[i].ID) || out[i].Tags == nil {
-			t.Errorf("list item %s: want a lowercase UUID v4 id and a tags array", raw)
-		}
-	}
-	return out
-}
-
-// umMPList is mp.list without its check of the times (see umTLList).
-func umMPList(t *testing.T, c mp, kind, id string) []mpAsset {
-	t.Helper()
-	status, h, body := do(t, http.MethodGet, c.url(kind, id), c.headers(), nil)
-	if status != http.StatusOK {
-		t.Fatalf("list %s/%s: status %d %s, want 200", kind, id, status, snippet(body))
-	}
-	checkJSONType(t, "list", h)
-	var doc struct{ Attachments []json.RawMessage }
-	if err := json.Unmarshal(body, &doc); err != nil || doc.Attachments == nil {
-		t.Fatalf("list %s/%s: %s, want {\"attachments\": [...]}", kind, id, snippet(body))
-	}
-	out := make([]mpAsset, len(doc.Attachments))
-	for i, raw := range doc.Attachments {
-		if keys := orderedKeys(t, raw); !slices.Equal(keys, mpKeys) {
-			t.Errorf("list item: keys %v, want the seed's %v", keys, mpKeys)
-		}
-		if err := json.Unmarshal(raw, &out[i]); err != nil {
-			t.Fatalf("list item: %v: %s", err, snippet(raw))
-		}
-		if !mpID.MatchString(out[i].ID) {
-			t.Errorf("list item: id %q is not 20 URL-safe characters", out[i].ID)
-		}
-	}
-	return out
 }
 
 // umNames lists the names of the files of a record in collection kind as
