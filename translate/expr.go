@@ -287,6 +287,9 @@ type expr struct {
 	name string
 	get  getter
 	mods []modifier
+	// modSrc keeps each modifier's name and argument, which reading an
+	// answer back consults to undo them.
+	modSrc [][2]string
 }
 
 func (x *expr) eval(e *env) value {
@@ -340,7 +343,7 @@ func compileScalarExpr(src string) (*expr, error) {
 	if !ok {
 		return nil, fmt.Errorf("expression %q: unknown name %q", src, p.name)
 	}
-	x := &expr{src: src, name: p.name, get: g}
+	x := &expr{src: src, name: p.name, get: g, modSrc: p.mods}
 	for _, m := range p.mods {
 		mod, err := compileModifier(m[0], m[1])
 		if err != nil {

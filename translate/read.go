@@ -3,6 +3,7 @@ package translate
 import (
 	"encoding/json"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,6 +57,14 @@ type reader struct {
 	// fieldScoped is set when the request named a field, so files the
 	// answer lists without one are in that field.
 	fieldScoped bool
+	// rendered caches known's renderings: a listing matches the same
+	// record against every file's URL.
+	rendered []renderedExpr
+}
+
+type renderedExpr struct {
+	x *expr
+	v string
 }
 
 func (rd *reader) one() *Remote {
@@ -101,11 +110,11 @@ func (rd *reader) walk(t tmpl, v gjson.Result, cur *Remote) {
 		if len(n.spreads) > 0 {
 			rd.spreads(n, v)
 		}
-		for i, k := range n.keys {
-			rd.walk(n.vals[i], v.Get(escapePathKey(k)), cur)
-		}
+		rd.walkKeys(n, v, cur)
 	case *tList:
-		for _, it := range v.Array() {
+		items := v.Array()
+		rd.p.Files = slices.Grow(rd.p.Files, len(items))
+		for _, it := range items {
 			r := Remote{Attachment: upstream.Attachment{HasContent: true}}
 			rd.walk(n.shape, it, &r)
 			rd.p.Files = append(rd.p.Files, r)
@@ -118,6 +127,33 @@ func (rd *reader) walk(t tmpl, v gjson.Result, cur *Remote) {
 		}
 	case *tFields, *tLinks:
 		rd.spreads(&tObject{spreads: []tmpl{t}}, v)
+	}
+}
+
+// walkKeys walks an object's keyed members. One pass over the answer's
+// object finds them all (a Get per key would rescan it each time); they are
+// then read in the template's order, absent ones as null, as Get would give.
+func (rd *reader) walkKeys(n *tObject, v gjson.Result, cur *Remote) {
+	var buf [16]gjson.Result
+	vals := buf[:0]
+	if len(n.keys) > len(buf) {
+		vals = make([]gjson.Result, 0, len(n.keys))
+	}
+	vals = vals[:len(n.keys)]
+	if v.IsObject() {
+		v.ForEach(func(k, val gjson.Result) bool {
+			key := k.String()
+			for i, want := range n.keys {
+				if want == key && !vals[i].Exists() {
+					vals[i] = val
+					break
+				}
+			}
+			return true
+		})
+	}
+	for i := range n.keys {
+		rd.walk(n.vals[i], vals[i], cur)
 	}
 }
 
@@ -202,8 +238,8 @@ func assign(r *Remote, x *expr, v gjson.Result) {
 		s = ""
 	}
 	var layout string
-	for _, m := range strings.Split(x.src, "|")[1:] {
-		name, arg, _ := strings.Cut(m, ":")
+	for _, m := range x.modSrc {
+		name, arg := m[0], m[1]
 		switch name {
 		case "urlpath", "urlsegment":
 			if u, err := url.PathUnescape(s); err == nil {
@@ -299,13 +335,20 @@ func (rd *reader) known(x *expr) (string, bool) {
 	if !ok || (x.name != "record.collection" && x.name != "record.id") {
 		return "", false
 	}
+	for _, r := range rd.rendered {
+		if r.x == x {
+			return r.v, true
+		}
+	}
 	e := &env{d: rd.d, bound: &bound{strs: map[string]string{x.name: v}}}
-	return x.eval(e).text(), true
+	out := x.eval(e).text()
+	rd.rendered = append(rd.rendered, renderedExpr{x: x, v: out})
+	return out, true
 }
 
 func hasModifier(x *expr, name string) bool {
-	for _, m := range strings.Split(x.src, "|")[1:] {
-		if n, _, _ := strings.Cut(m, ":"); n == name {
+	for _, m := range x.modSrc {
+		if m[0] == name {
 			return true
 		}
 	}

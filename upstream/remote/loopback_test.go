@@ -51,7 +51,7 @@ type gateway struct {
 
 // loopbackWith is loopback that also returns what is behind the remote
 // store, and keeps the remote store's own state in dataDir.
-func loopbackWith(t *testing.T, cfg *translate.Config, dialect, dataDir string) gateway {
+func loopbackWith(t testing.TB, cfg *translate.Config, dialect, dataDir string) gateway {
 	t.Helper()
 	back, err := bundled.Open(t.TempDir())
 	if err != nil {
