@@ -27,6 +27,7 @@ func TestRoutesCheck(t *testing.T) {
 		{"a bad file names its line", []string{"routes", "check", "--routes", bad}, 1, "", `bad\.yaml: .*line 5: field nonsense not found`},
 		{"a missing file", []string{"routes", "check", "--routes", filepath.Join(dir, "nope.yaml")}, 1, "", `no such file`},
 		{"unknown command", []string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
+		{"a bad heap floor", []string{"serve", "--data", filepath.Join(dir, "data"), "--heap-floor", "lots"}, 2, "", `invalid value "lots" for flag -heap-floor: bad size "lots"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
+	"github.com/dragoman-gw/dragoman/heapfloor"
 	"github.com/dragoman-gw/dragoman/keys"
 	"github.com/dragoman-gw/dragoman/proxy"
 	"github.com/dragoman-gw/dragoman/ratelimit"
@@ -44,6 +45,9 @@ type serveConfig struct {
 	unlinkedTTL time.Duration
 	// upstreamTimeouts bound every exchange with a remote upstream.
 	upstreamTimeouts remote.Timeouts
+	// heapFloor is the least heap the collector lets grow before it
+	// collects (0: Go's default pacing).
+	heapFloor int64
 }
 
 func serve(args []string, stderr io.Writer) int {
@@ -62,6 +66,11 @@ func serve(args []string, stderr io.Writer) int {
 	fs.DurationVar(&sc.unlinkedTTL, "unlinked-ttl", 24*time.Hour, "how long an attachment never linked to a record is kept")
 	fs.DurationVar(&sc.upstreamTimeouts.Connect, "upstream-connect-timeout", remote.DefaultTimeouts.Connect, "how long to wait for a connection to the upstream")
 	fs.DurationVar(&sc.upstreamTimeouts.FirstByte, "upstream-timeout", remote.DefaultTimeouts.FirstByte, "how long to wait for the upstream's answer to begin")
+	sc.heapFloor = 32 << 20
+	fs.Func("heap-floor", "let the heap grow to this before collecting garbage, e.g. 64MiB (0: Go's default; ignored when GOGC is set) (default 32MiB)", func(v string) (err error) {
+		sc.heapFloor, err = translate.ParseByteSize(v)
+		return err
+	})
 	fs.DurationVar(&sc.upstreamTimeouts.Idle, "upstream-idle-timeout", remote.DefaultTimeouts.Idle, "how long a transfer to or from the upstream may stall")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -78,6 +87,10 @@ func runServer(sc serveConfig, log *slog.Logger) error {
 	cfg, name, err := loadRoutes(sc.routes)
 	if err != nil {
 		return fmt.Errorf("load %s: %w", name, err)
+	}
+	// GOGC in the environment is the operator's own choice of pacing.
+	if _, set := os.LookupEnv("GOGC"); !set && sc.heapFloor > 0 {
+		defer heapfloor.Start(uint64(sc.heapFloor)).Stop()
 	}
 	if err := os.MkdirAll(sc.data, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
