@@ -91,7 +91,9 @@ func needs(r *compiledRoute) []string {
 	case opRecordUpdate:
 		return []string{"record.update"}
 	case opAppend:
-		return []string{"append"}
+		// The gateway holds the chunks and sends the whole file with the
+		// upstream's create (upstream/remote's held uploads).
+		return []string{"create"}
 	}
 	return nil
 }
@@ -121,7 +123,7 @@ func (c *Config) UpstreamMatrix() string {
 		}
 		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
 	}
-	b.WriteString("\nappend (EspoCRM's chunked upload) needs a store with the Appender capability: the bundled store has it, no remote upstream does.\n\n")
+	b.WriteString("\nappend (EspoCRM's chunked upload) is composed by the gateway in front of any upstream: it holds the chunks, each fsynced before it is acknowledged, and sends the whole file with the upstream's create when the last one is in. It works wherever create does.\n\n")
 	b.WriteString("## Client routes that do not work in front of an upstream\n\n")
 	b.WriteString("A client route works when the upstream can do every operation it needs; the others answer the client's own 'unsupported' error (501, or the dialect's nearest status) naming what the upstream lacks.\n\n")
 	b.WriteString("| client \\ upstream | " + strings.Join(c.Dialects(), " | ") + " |\n")

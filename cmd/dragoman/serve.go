@@ -63,7 +63,7 @@ func serve(args []string, stderr io.Writer) int {
 	fs.IntVar(&sc.rateBurst, "rate-burst", 400, "requests a key may make at once before the rate applies")
 	fs.IntVar(&sc.bufferLimit, "buffer-limit", 1<<20, "request bodies up to this size are read into memory; larger ones stream")
 	fs.DurationVar(&sc.linkTTL, "link-ttl", 15*time.Minute, "how long a presigned download link works")
-	fs.DurationVar(&sc.unlinkedTTL, "unlinked-ttl", 24*time.Hour, "how long an attachment never linked to a record is kept")
+	fs.DurationVar(&sc.unlinkedTTL, "unlinked-ttl", 24*time.Hour, "how long an attachment never linked to a record is kept, and a chunked upload in front of an upstream waits for its next chunk")
 	fs.DurationVar(&sc.upstreamTimeouts.Connect, "upstream-connect-timeout", remote.DefaultTimeouts.Connect, "how long to wait for a connection to the upstream")
 	fs.DurationVar(&sc.upstreamTimeouts.FirstByte, "upstream-timeout", remote.DefaultTimeouts.FirstByte, "how long to wait for the upstream's answer to begin")
 	sc.heapFloor = 32 << 20
@@ -212,7 +212,7 @@ func openStore(sc serveConfig, cfg *translate.Config) (pinger, error) {
 		return nil, fmt.Errorf("--upstream: %w", err)
 	}
 	s, err := remote.New(remote.Options{Speaker: sp, URL: u, Token: sc.upstreamToken, DataDir: sc.data,
-		Timeouts: sc.upstreamTimeouts})
+		Timeouts: sc.upstreamTimeouts, HeldTTL: sc.unlinkedTTL})
 	if err != nil {
 		return nil, fmt.Errorf("--upstream: %w", err)
 	}

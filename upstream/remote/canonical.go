@@ -13,11 +13,17 @@ import (
 // in this listing (the upstream's order is the field's order). Objects the
 // gateway deleted are left out. The result is ordered as List promises.
 func (s *Store) canonical(rs []translate.Remote) ([]upstream.Attachment, error) {
+	return s.canonicalWith(rs, nil)
+}
+
+// canonicalWith is canonical with attachments the upstream does not have
+// yet (held uploads) placed after each field's upstream files.
+func (s *Store) canonicalWith(rs []translate.Remote, more []upstream.Attachment) ([]upstream.Attachment, error) {
 	out, err := s.canonicalEach(rs)
 	if err != nil {
 		return nil, err
 	}
-	out = orderByField(out)
+	out = orderByField(append(out, more...))
 	pos := map[string]int64{}
 	for i := range out {
 		out[i].Position = pos[out[i].Field]

@@ -30,6 +30,9 @@ func (s *Store) Create(ctx context.Context, na upstream.NewAttachment, content i
 	if na.Field == "" {
 		na.Field = s.sp.DefaultField()
 	}
+	if content == nil && na.ExpectedSize > 0 {
+		return s.createHeld(ctx, na)
+	}
 	if content == nil {
 		return s.createPlaceholder(ctx, na)
 	}
@@ -71,11 +74,6 @@ func (s *Store) newTarget(na upstream.NewAttachment, content io.Reader) *transla
 // dialect's create call can leave the content out (Media Pocket's can; a
 // raw or multipart upload is its content).
 func (s *Store) createPlaceholder(ctx context.Context, na upstream.NewAttachment) (upstream.Attachment, error) {
-	if na.ExpectedSize > 0 {
-		// Only an Appender fills such a placeholder, and this store is
-		// not one: no dialect's chunk call is spoken to an upstream.
-		return upstream.Attachment{}, s.unsupported("take a file in chunks through this gateway")
-	}
 	if na.Finish != nil {
 		// No content to wait for: late metadata is known now.
 		if err := finish(&na); err != nil {

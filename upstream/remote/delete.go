@@ -15,6 +15,9 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	if r.Held != nil {
+		return s.deleteHeld(ctx, id)
+	}
 	if rt, ok := s.sp.Find("delete", s.target(r)); ok {
 		_, err := s.call(ctx, rt, s.target(r))
 		if upstream.IsKind(err, upstream.KindNotFound) {

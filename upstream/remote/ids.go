@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -24,6 +25,9 @@ type idMap struct {
 	// decoded keeps refs read again unchanged decoded: a listing reads
 	// one per file, and JSON decoding was a fifth of a chain's list.
 	decoded refCache
+	// heldCount is how many chunked uploads are held (held.go), so that
+	// listings look for them only when there are some.
+	heldCount atomic.Int64
 }
 
 // refCache maps a canonical id to its stored bytes and decoded ref; an
@@ -69,6 +73,9 @@ func (c *refCache) get(byID *bolt.Bucket, id []byte) (ref, bool) {
 var (
 	bucketByKey = []byte("by-upstream-key")
 	bucketByID  = []byte("by-canonical-id")
+	// bucketHeld lists the ids of chunked uploads the gateway still holds
+	// (held.go): they have no upstream key yet.
+	bucketHeld = []byte("held")
 )
 
 // ref is the upstream's address of an object, and what the gateway knows
@@ -86,6 +93,9 @@ type ref struct {
 	// Created marks an object a create of the gateway's made (and so
 	// claimed): concurrent creates of one name must not take each other's.
 	Created bool `json:"created,omitempty"`
+	// Held marks a chunked upload the gateway keeps until its last chunk
+	// (held.go): the upstream has nothing of it yet, so it has no key.
+	Held *held `json:"held,omitempty"`
 	// Deleted marks an object the gateway deleted but the upstream could
 	// not be told to (an unlinked EspoCRM upload, which it expires on its
 	// own): the id stays unknown, and listings never show the object.
@@ -107,7 +117,7 @@ func openIDMap(path string) (*idMap, error) {
 		return nil, fmt.Errorf("open id map %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketByKey, bucketByID} {
+		for _, b := range [][]byte{bucketByKey, bucketByID, bucketHeld} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -118,7 +128,12 @@ func openIDMap(path string) (*idMap, error) {
 		db.Close()
 		return nil, fmt.Errorf("init id map %s: %w", path, err)
 	}
-	return &idMap{db: db}, nil
+	m := &idMap{db: db}
+	_ = db.View(func(tx *bolt.Tx) error {
+		m.heldCount.Store(int64(tx.Bucket(bucketHeld).Stats().KeyN))
+		return nil
+	})
+	return m, nil
 }
 
 func newID() (string, error) {
@@ -354,11 +369,20 @@ func (m *idMap) update(id string, f func(r *ref)) error {
 
 // forget drops a canonical id once its object is deleted.
 func (m *idMap) forget(id string) error {
+	wasHeld := false
 	err := m.db.Update(func(tx *bolt.Tx) error {
+		wasHeld = false
 		byID := tx.Bucket(bucketByID)
 		r, ok := getRef(byID, []byte(id))
 		if !ok {
 			return nil
+		}
+		if r.Held != nil {
+			wasHeld = true
+			if err := tx.Bucket(bucketHeld).Delete([]byte(id)); err != nil {
+				return err
+			}
+			return byID.Delete([]byte(id))
 		}
 		byKey := tx.Bucket(bucketByKey)
 		if cur := byKey.Get(r.key()); cur != nil && string(cur) == id {
@@ -370,6 +394,9 @@ func (m *idMap) forget(id string) error {
 	})
 	if err != nil {
 		return upstream.Wrap(upstream.KindInternal, err, "record upstream ids")
+	}
+	if wasHeld {
+		m.heldCount.Add(-1)
 	}
 	return nil
 }

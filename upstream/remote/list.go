@@ -13,11 +13,17 @@ func (s *Store) List(ctx context.Context, rec upstream.RecordRef) ([]upstream.At
 		// Unlinked attachments belong to no record, and no listing.
 		return nil, upstream.Errorf(upstream.KindNotFound, "record not found")
 	}
+	held := s.heldIn(rec)
 	rs, err := s.listRemote(ctx, rec, true)
+	if upstream.IsKind(err, upstream.KindNotFound) && len(held) > 0 {
+		// The upstream has no such record until a file reaches it, but
+		// the gateway holds one for it.
+		rs, err = nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	return s.canonical(rs)
+	return s.canonicalWith(rs, held)
 }
 
 // listRemote lists a record's files as the upstream reports them. A record
@@ -90,6 +96,9 @@ func (s *Store) stat(ctx context.Context, id string) (upstream.Attachment, ref, 
 	r, err := s.ids.lookup(id)
 	if err != nil {
 		return upstream.Attachment{}, ref{}, err
+	}
+	if r.Held != nil {
+		return heldAttachment(id, r), r, nil
 	}
 	if _, ok := s.sp.Find("stat", s.target(r)); ok {
 		a, err := s.statDirect(ctx, id, r)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/dragoman-gw/dragoman/translate"
 	"github.com/dragoman-gw/dragoman/upstream"
@@ -30,6 +31,9 @@ type Options struct {
 	// spools uploads that must be whole before they are sent.
 	DataDir  string
 	Timeouts Timeouts
+	// HeldTTL is how long a chunked upload is held without a new chunk
+	// before it is dropped (0: held until deleted).
+	HeldTTL time.Duration
 }
 
 // Store is an upstream.Store backed by an upstream system.
@@ -38,6 +42,10 @@ type Store struct {
 	t        *transport
 	ids      *idMap
 	spoolDir string
+	// heldDir keeps the chunks of uploads held until their last one.
+	heldDir   string
+	heldTTL   time.Duration
+	heldLocks heldLocks
 }
 
 var _ upstream.Store = (*Store)(nil)
@@ -61,11 +69,21 @@ func New(opts Options) (*Store, error) {
 	if err := os.MkdirAll(spoolDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", spoolDir, err)
 	}
+	heldDir := filepath.Join(opts.DataDir, "upstream-held")
+	if err := os.MkdirAll(heldDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", heldDir, err)
+	}
 	ids, err := openIDMap(filepath.Join(opts.DataDir, "upstream-ids.db"))
 	if err != nil {
 		return nil, err
 	}
-	return &Store{sp: opts.Speaker, t: t, ids: ids, spoolDir: spoolDir}, nil
+	s := &Store{sp: opts.Speaker, t: t, ids: ids, spoolDir: spoolDir, heldDir: heldDir, heldTTL: opts.HeldTTL}
+	if err := s.removeStrayHeld(); err != nil {
+		ids.close()
+		return nil, err
+	}
+	s.sweepHeld()
+	return s, nil
 }
 
 // Close releases the id map and the pooled connections.

@@ -26,6 +26,9 @@ func (s *Store) UpdateRecord(ctx context.Context, rec upstream.RecordRef, u upst
 		return upstream.Record{}, s.unsupported("set a record's files")
 	}
 	listed := map[string]bool{}
+	// Held uploads (held.go) are not upstream yet: they move to their new
+	// place in the gateway's own record of them, and go there when whole.
+	moves := map[string]string{}
 	for field, ids := range u.Fields {
 		if err := translate.ValidateField(field); err != nil {
 			return upstream.Record{}, err
@@ -43,12 +46,27 @@ func (s *Store) UpdateRecord(ctx context.Context, rec upstream.RecordRef, u upst
 			if err != nil {
 				return upstream.Record{}, err
 			}
+			if r.Held != nil {
+				unlock, ok := s.heldLocks.tryLock(id)
+				if !ok {
+					return upstream.Record{}, upstream.Errorf(upstream.KindConflict, "attachment %s is taking a chunk right now", id)
+				}
+				defer unlock()
+				if a, r, err = s.stat(ctx, id); err != nil {
+					return upstream.Record{}, err
+				}
+			}
 			if !canTake(rec, a.Record) {
 				// A dialect's record update arranges a record's own files
 				// and links unlinked uploads; it does not take another
 				// record's files (the gateway refuses it for every
 				// dialect, see translate's checkListed).
 				return upstream.Record{}, s.unsupported("move a file from one record to another")
+			}
+			if r.Held != nil {
+				// Not upstream yet: it goes to its new place when whole.
+				moves[id] = field
+				continue
 			}
 			t.Fields[field] = append(t.Fields[field], translate.Remote{Attachment: a, NativeID: r.NativeID})
 		}
@@ -62,7 +80,13 @@ func (s *Store) UpdateRecord(ctx context.Context, rec upstream.RecordRef, u upst
 	}
 	for field, ids := range u.Fields {
 		for _, id := range ids {
-			if err := s.ids.update(id, func(r *ref) { r.Record, r.Field = rec, field }); err != nil {
+			err := s.ids.update(id, func(r *ref) {
+				r.Record, r.Field = rec, field
+				if _, ok := moves[id]; ok && r.Extra != nil {
+					r.Extra.Field = field
+				}
+			})
+			if err != nil {
 				return upstream.Record{}, err
 			}
 		}
