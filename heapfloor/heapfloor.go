@@ -6,7 +6,7 @@
 // MiB while every request allocates a few KiB of garbage, so at the
 // default it collects every few hundred requests, and on two cores that
 // cost more than serving them: small-request throughput went up by a
-// third to a half with the goal raised (docs/benchmarks.md). Raising GOGC
+// half with a 16 MiB floor (docs/decisions.md, docs/benchmarks.md). Raising GOGC
 // alone would multiply large live heaps too (base64 bodies held whole);
 // a floor raises only small ones, and above it the default pacing holds.
 package heapfloor

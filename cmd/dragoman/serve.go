@@ -66,8 +66,8 @@ func serve(args []string, stderr io.Writer) int {
 	fs.DurationVar(&sc.unlinkedTTL, "unlinked-ttl", 24*time.Hour, "how long an attachment never linked to a record is kept, and a chunked upload in front of an upstream waits for its next chunk")
 	fs.DurationVar(&sc.upstreamTimeouts.Connect, "upstream-connect-timeout", remote.DefaultTimeouts.Connect, "how long to wait for a connection to the upstream")
 	fs.DurationVar(&sc.upstreamTimeouts.FirstByte, "upstream-timeout", remote.DefaultTimeouts.FirstByte, "how long to wait for the upstream's answer to begin")
-	sc.heapFloor = 32 << 20
-	fs.Func("heap-floor", "let the heap grow to this before collecting garbage, e.g. 64MiB (0: Go's default; ignored when GOGC is set) (default 32MiB)", func(v string) (err error) {
+	sc.heapFloor = 16 << 20
+	fs.Func("heap-floor", "let the heap grow to this before collecting garbage, e.g. 64MiB (0: Go's default; ignored when GOGC is set) (default 16MiB)", func(v string) (err error) {
 		sc.heapFloor, err = translate.ParseByteSize(v)
 		return err
 	})
