@@ -335,7 +335,7 @@ func (s *Store) removeStrayHeld() error {
 // hold records a new held upload under a fresh canonical id.
 func (m *idMap) hold(r ref) (string, error) {
 	var id string
-	err := m.db.Update(func(tx *bolt.Tx) error {
+	err := m.write(func(tx *bolt.Tx) error {
 		var err error
 		if id, err = newID(); err != nil {
 			return err
@@ -375,7 +375,7 @@ func (m *idMap) heldRefs() map[string]ref {
 // made the held upload's id instead, in one commit: the client keeps the
 // id it was given for the placeholder.
 func (m *idMap) adopt(id, made string) error {
-	err := m.db.Update(func(tx *bolt.Tx) error {
+	err := m.write(func(tx *bolt.Tx) error {
 		byKey, byID := tx.Bucket(bucketByKey), tx.Bucket(bucketByID)
 		r, ok := getRef(byID, []byte(made))
 		if !ok {

@@ -28,6 +28,85 @@ type idMap struct {
 	// heldCount is how many chunked uploads are held (held.go), so that
 	// listings look for them only when there are some.
 	heldCount atomic.Int64
+	// gen counts the commits; known holds what listings found, good only
+	// while gen has not moved since it was read.
+	gen   atomic.Uint64
+	known knownKeys
+}
+
+// knownKeys maps upstream addresses to the canonical ids and refs a
+// listing last read for them, all as of one generation of the map: a
+// listing of known files, the common case, then reads no transaction.
+type knownKeys struct {
+	mu      sync.RWMutex
+	gen     uint64
+	entries map[refKey]knownEntry
+}
+
+type knownEntry struct {
+	id string
+	r  ref
+}
+
+// refKey is ref.key as a comparable value, for map lookups that allocate
+// nothing.
+type refKey struct {
+	nativeID, collection, record, field, name string
+}
+
+func keyOf(r ref) refKey {
+	if r.NativeID != "" {
+		return refKey{nativeID: r.NativeID}
+	}
+	return refKey{collection: r.Record.Collection, record: r.Record.ID, field: r.Field, name: r.Name}
+}
+
+// write commits f, and then moves the generation on, so nothing read
+// before the commit is used after it returns.
+func (m *idMap) write(f func(tx *bolt.Tx) error) error {
+	defer m.gen.Add(1)
+	return m.db.Update(f)
+}
+
+// knownIDs answers idsUnchangedInto from the entries of the current
+// generation, if they hold every ref.
+func (m *idMap) knownIDs(refs []ref, extras map[string]*upstream.Attachment) ([]string, bool) {
+	gen := m.gen.Load()
+	m.known.mu.RLock()
+	defer m.known.mu.RUnlock()
+	if m.known.gen != gen || len(m.known.entries) == 0 {
+		return nil, false
+	}
+	out := make([]string, len(refs))
+	for i, r := range refs {
+		e, ok := m.known.entries[keyOf(r)]
+		if !ok || e.r.Record != r.Record || e.r.Field != r.Field || e.r.Name != r.Name {
+			return nil, false
+		}
+		if e.r.Deleted {
+			continue
+		}
+		out[i] = e.id
+		if extras != nil && e.r.Extra != nil {
+			extras[e.id] = e.r.Extra
+		}
+	}
+	return out, true
+}
+
+// remember keeps what a read transaction begun at generation gen found.
+func (m *idMap) remember(gen uint64, found map[refKey]knownEntry) {
+	m.known.mu.Lock()
+	defer m.known.mu.Unlock()
+	if m.gen.Load() != gen {
+		return // a commit came since: what was read may be stale
+	}
+	if m.known.entries == nil || m.known.gen != gen || len(m.known.entries)+len(found) > refCacheSize {
+		m.known.gen, m.known.entries = gen, map[refKey]knownEntry{}
+	}
+	for k, e := range found {
+		m.known.entries[k] = e
+	}
 }
 
 // refCache maps a canonical id to its stored bytes and decoded ref; an
@@ -172,7 +251,7 @@ func (m *idMap) ids(refs []ref) ([]string, error) {
 		return out, nil
 	}
 	out := make([]string, len(refs))
-	err := m.db.Update(func(tx *bolt.Tx) error {
+	err := m.write(func(tx *bolt.Tx) error {
 		byKey, byID := tx.Bucket(bucketByKey), tx.Bucket(bucketByID)
 		for i, r := range refs {
 			if id := byKey.Get(r.key()); id != nil {
@@ -236,6 +315,11 @@ func (m *idMap) idsUnchanged(refs []ref) ([]string, bool) {
 // idsUnchangedInto is idsUnchanged that also collects the extras it reads
 // on the way, when extras is not nil.
 func (m *idMap) idsUnchangedInto(refs []ref, extras map[string]*upstream.Attachment) ([]string, bool) {
+	if out, ok := m.knownIDs(refs, extras); ok {
+		return out, true
+	}
+	gen := m.gen.Load()
+	found := make(map[refKey]knownEntry, len(refs))
 	out := make([]string, len(refs))
 	ok := true
 	_ = m.db.View(func(tx *bolt.Tx) error {
@@ -247,6 +331,7 @@ func (m *idMap) idsUnchangedInto(refs []ref, extras map[string]*upstream.Attachm
 				return nil
 			}
 			old, _ := m.decoded.get(byID, id)
+			found[keyOf(r)] = knownEntry{id: string(id), r: old}
 			if old.Deleted {
 				continue
 			}
@@ -261,6 +346,9 @@ func (m *idMap) idsUnchangedInto(refs []ref, extras map[string]*upstream.Attachm
 		}
 		return nil
 	})
+	if ok {
+		m.remember(gen, found)
+	}
 	return out, ok
 }
 
@@ -273,7 +361,7 @@ func (m *idMap) idsUnchangedInto(refs []ref, extras map[string]*upstream.Attachm
 func (m *idMap) fresh(r ref) (string, error) {
 	r.Created = true
 	var id string
-	err := m.db.Update(func(tx *bolt.Tx) error {
+	err := m.write(func(tx *bolt.Tx) error {
 		byKey, byID := tx.Bucket(bucketByKey), tx.Bucket(bucketByID)
 		if old := byKey.Get(r.key()); old != nil {
 			if prev, ok := getRef(byID, old); ok && r.NativeID != "" && !prev.Created && !prev.Deleted {
@@ -352,7 +440,7 @@ func isCanonical(id string) bool {
 
 // update changes what the map says of a canonical id.
 func (m *idMap) update(id string, f func(r *ref)) error {
-	err := m.db.Update(func(tx *bolt.Tx) error {
+	err := m.write(func(tx *bolt.Tx) error {
 		byID := tx.Bucket(bucketByID)
 		r, ok := getRef(byID, []byte(id))
 		if !ok {
@@ -370,7 +458,7 @@ func (m *idMap) update(id string, f func(r *ref)) error {
 // forget drops a canonical id once its object is deleted.
 func (m *idMap) forget(id string) error {
 	wasHeld := false
-	err := m.db.Update(func(tx *bolt.Tx) error {
+	err := m.write(func(tx *bolt.Tx) error {
 		wasHeld = false
 		byID := tx.Bucket(bucketByID)
 		r, ok := getRef(byID, []byte(id))
