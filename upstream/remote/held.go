@@ -186,15 +186,11 @@ func (s *Store) Append(ctx context.Context, id string, content io.Reader) (upstr
 		return upstream.Attachment{}, upstream.Errorf(upstream.KindConflict, "attachment is not a chunked upload still being made")
 	}
 	h := *r.Held
-	f, err := os.OpenFile(s.heldPath(id), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := s.openHeld(id, h.Size)
 	if err != nil {
-		return upstream.Attachment{}, upstream.Wrap(upstream.KindInternal, err, "open held upload")
+		return upstream.Attachment{}, err
 	}
 	defer f.Close()
-	// Cut off what a crash may have left of a chunk never acknowledged.
-	if err := f.Truncate(h.Size); err != nil {
-		return upstream.Attachment{}, upstream.Wrap(upstream.KindInternal, err, "cut held upload")
-	}
 	left := h.Expected - h.Size
 	n, err := io.Copy(io.NewOffsetWriter(f, h.Size), io.LimitReader(&ctxReader{r: content, ctx: ctx}, left+1))
 	if err == nil && n > left {
@@ -235,6 +231,48 @@ func (s *Store) Append(ctx context.Context, id string, content io.Reader) (upstr
 	f.Close()
 	_ = os.Remove(s.heldPath(id))
 	return a, nil
+}
+
+// openHeld opens the file of a held upload whose acknowledged chunks come
+// to size bytes, cutting off what a crash left of a chunk never
+// acknowledged. The file is made with the first chunk, and its directory
+// synced, so that the chunk's acknowledgement outlives a crash too.
+func (s *Store) openHeld(id string, size int64) (*os.File, error) {
+	path := s.heldPath(id)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) && size == 0 {
+		if f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+			err = syncDir(s.heldDir)
+		}
+	}
+	if err != nil {
+		if f != nil {
+			f.Close()
+		}
+		return nil, upstream.Wrap(upstream.KindInternal, err, fmt.Sprintf("open held upload %s", id))
+	}
+	st, err := f.Stat()
+	if err == nil && st.Size() < size {
+		err = fmt.Errorf("%d bytes on disk, %d acknowledged", st.Size(), size)
+	}
+	if err == nil {
+		err = f.Truncate(size)
+	}
+	if err != nil {
+		f.Close()
+		return nil, upstream.Wrap(upstream.KindInternal, err, fmt.Sprintf("held upload %s", id))
+	}
+	return f, nil
+}
+
+// syncDir makes a new entry of dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // sendHeld creates the whole file upstream and gives it the held upload's

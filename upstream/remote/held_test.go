@@ -155,3 +155,27 @@ func TestHeldUploadsExpire(t *testing.T) {
 		t.Fatalf("expired upload's file: %v, want it gone", err)
 	}
 }
+
+// TestHeldUploadWithItsFileGone: acknowledged chunks whose file is gone
+// (a disk lost, a hand that cleaned up) are an error, never zeros passed
+// off as the client's bytes.
+func TestHeldUploadWithItsFileGone(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	s := openAt(t, "nimblex", deadURL(t), dataDir, 0)
+	defer s.Close()
+	a, err := s.Create(ctx, upstream.NewAttachment{Record: upstream.RecordRef{Collection: "c", ID: "r"}, Field: "files", Name: "gone.bin", ExpectedSize: 10}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, a.ID, bytes.NewReader([]byte("01234"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dataDir, "upstream-held", a.ID)); err != nil {
+		t.Fatal(err)
+	}
+	wantKind(t, mustAppendErr(s, a.ID, []byte("56789")), upstream.KindInternal)
+	if st, err := s.Stat(ctx, a.ID); err != nil || st.Size != 5 || st.HasContent {
+		t.Fatalf("after the refused chunk: size %d, has content %v, %v; want 5, false", st.Size, st.HasContent, err)
+	}
+}
