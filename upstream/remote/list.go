@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"sync"
 
 	"github.com/dragoman-gw/dragoman/translate"
 	"github.com/dragoman-gw/dragoman/upstream"
@@ -45,19 +46,45 @@ func (s *Store) listRemote(ctx context.Context, rec upstream.RecordRef, full boo
 	if !full {
 		return p.Files, nil
 	}
-	out := make([]translate.Remote, 0, len(p.Files))
-	for _, r := range p.Files {
+	return s.completePartial(ctx, p.Files)
+}
+
+// statParallel bounds the stat calls one listing has in flight at once.
+const statParallel = 8
+
+// completePartial describes the files a record answer only named, with
+// the dialect's stat call per file, several at a time: for a record of ten
+// files, one after another would be eleven round trips to wait for. Files
+// gone since the record was read are left out.
+func (s *Store) completePartial(ctx context.Context, files []translate.Remote) ([]translate.Remote, error) {
+	described := make([]*translate.Remote, len(files))
+	errs := make([]error, len(files))
+	sem := make(chan struct{}, statParallel)
+	var wg sync.WaitGroup
+	for i, r := range files {
+		if !r.Partial {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			described[i], errs[i] = s.statRemote(ctx, ref{NativeID: r.NativeID, Record: r.Record, Field: r.Field, Name: r.Name})
+		})
+	}
+	wg.Wait()
+	out := make([]translate.Remote, 0, len(files))
+	for i, r := range files {
 		if !r.Partial {
 			out = append(out, r)
 			continue
 		}
-		one, err := s.statRemote(ctx, ref{NativeID: r.NativeID, Record: r.Record, Field: r.Field, Name: r.Name})
-		if upstream.IsKind(err, upstream.KindNotFound) {
+		if upstream.IsKind(errs[i], upstream.KindNotFound) {
 			continue // gone since the record was read
 		}
-		if err != nil {
-			return nil, err
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
+		one := described[i]
 		one.Field = r.Field // the record's own word on where it is
 		out = append(out, *one)
 	}
