@@ -341,3 +341,55 @@ func TestErrorMessage(t *testing.T) {
 		t.Fatalf("message %q", upstream.MessageOf(err))
 	}
 }
+
+// TestRelayInLargePieces checks WriteTo, through which a download is
+// relayed to the client: whole after a seek, and an error (not a short
+// success) when the upstream ends early.
+func TestRelayInLargePieces(t *testing.T) {
+	content := make([]byte, 700<<10) // more than two of WriteTo's pieces
+	for i := range content {
+		content[i] = byte(i*13 + i/509)
+	}
+	var short atomic.Bool
+	s, _ := fake(t, "nimblex", quick, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == listPath {
+			nimblexFile(w, len(content))
+			return
+		}
+		if short.Load() {
+			// Promise it all, send a third, and hang up.
+			w.Header().Set("Content-Length", fmt.Sprint(len(content)))
+			w.Write(content[:len(content)/3])
+			panic(http.ErrAbortHandler)
+		}
+		http.ServeContent(w, r, "f.bin", time.Time{}, bytes.NewReader(content))
+	})
+	id := fileID(t, s)
+	_, c, err := s.Open(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.(io.WriterTo); !ok {
+		t.Fatalf("download content %T has no WriteTo", c)
+	}
+	if _, err := c.Seek(1000, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	n, err := io.Copy(&got, c) // io.Copy takes the source's WriteTo
+	c.Close()
+	if err != nil || n != int64(len(content)-1000) || !bytes.Equal(got.Bytes(), content[1000:]) {
+		t.Fatalf("relayed %d bytes (equal: %v), %v; want the %d after the seek", n, bytes.Equal(got.Bytes(), content[1000:]), err, len(content)-1000)
+	}
+
+	short.Store(true)
+	_, c, err = s.Open(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	n, err = io.Copy(io.Discard, c)
+	if err == nil || n >= int64(len(content)) {
+		t.Fatalf("relay of a cut-off download: %d bytes, %v; want an error before %d", n, err, len(content))
+	}
+}
