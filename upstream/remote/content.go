@@ -78,21 +78,28 @@ func (c *streamContent) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// copyBuffer is the size of WriteTo's reads: a download relayed 4 or 32
-// KiB at a time spent most of the front's CPU in system calls, two per
+// copyBuffer bounds the pieces WriteTo relays: a download relayed in 4 or
+// 32 KiB pieces spent most of the front's CPU in system calls, two per
 // piece.
 const copyBuffer = 256 << 10
 
 var copyBuffers = sync.Pool{New: func() any { return new([copyBuffer]byte) }}
 
-// WriteTo relays the rest of the content to w in large pieces; fasthttp
-// and io.Copy use it when they send a body.
+// WriteTo relays the rest of the content to w; fasthttp and io.Copy use it
+// when they send a body.
 func (c *streamContent) WriteTo(w io.Writer) (int64, error) {
+	return relay(w, c)
+}
+
+// relay copies r to w in pieces of up to copyBuffer bytes, each as much as
+// one Read gives: a Read is not made to wait for a full piece, so bytes
+// that trickle in go on as they come.
+func relay(w io.Writer, r io.Reader) (int64, error) {
 	buf := copyBuffers.Get().(*[copyBuffer]byte)
 	defer copyBuffers.Put(buf)
 	var total int64
 	for {
-		n, err := io.ReadFull(c, buf[:])
+		n, err := r.Read(buf[:])
 		if n > 0 {
 			m, werr := w.Write(buf[:n])
 			total += int64(m)
@@ -100,7 +107,7 @@ func (c *streamContent) WriteTo(w io.Writer) (int64, error) {
 				return total, werr
 			}
 		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
+		if err == io.EOF {
 			return total, nil
 		}
 		if err != nil {
