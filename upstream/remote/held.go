@@ -291,7 +291,13 @@ func (s *Store) sendHeld(ctx context.Context, id string, r ref, f *os.File) (ups
 		s.undo(a.ID)
 		return upstream.Attachment{}, err
 	}
-	return s.Stat(ctx, id)
+	// From here the upload is done whatever else fails: the answer is
+	// what Stat says, or what the create said if Stat cannot be asked.
+	a.ID = id
+	if st, err := s.Stat(ctx, id); err == nil {
+		return st, nil
+	}
+	return a, nil
 }
 
 // deleteHeld drops a held upload and its chunks, or deletes the file it
