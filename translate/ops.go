@@ -244,6 +244,14 @@ func (r *compiledRoute) fillMeta(na *upstream.NewAttachment, b *bound) {
 }
 
 func (r *compiledRoute) loadRecord(ctx context.Context, store upstream.Store, ref upstream.RecordRef, res *result) (*result, error) {
+	if rr, ok := store.(upstream.RecordReader); ok {
+		rec, files, err := rr.ReadRecord(ctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		res.rec, res.files = &rec, files
+		return res, nil
+	}
 	rec, err := store.GetRecord(ctx, ref)
 	if err != nil {
 		return nil, err

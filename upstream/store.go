@@ -82,6 +82,15 @@ type Appender interface {
 	Append(ctx context.Context, id string, content io.Reader) (Attachment, error)
 }
 
+// RecordReader is a store that reads a record and its attachments in one
+// consistent read: a record answer then never pairs data from before an
+// update with files from after it, and costs one read, not two.
+type RecordReader interface {
+	// ReadRecord is GetRecord and List of the same record, as of one
+	// moment.
+	ReadRecord(ctx context.Context, ref RecordRef) (Record, []Attachment, error)
+}
+
 // UnlinkedExpirer is a store that can drop attachments never linked to a
 // record.
 type UnlinkedExpirer interface {

@@ -36,6 +36,36 @@ func (s *Store) List(ctx context.Context, ref upstream.RecordRef) ([]upstream.At
 	return list, nil
 }
 
+// ReadRecord implements upstream.RecordReader: the record and its
+// attachments from one read transaction.
+func (s *Store) ReadRecord(ctx context.Context, ref upstream.RecordRef) (upstream.Record, []upstream.Attachment, error) {
+	if err := ctx.Err(); err != nil {
+		return upstream.Record{}, nil, ctxError(err)
+	}
+	if !validRef(ref) {
+		return upstream.Record{}, nil, errRecordNotFound()
+	}
+	var r upstream.Record
+	var list []upstream.Attachment
+	err := s.db.View(func(tx *bolt.Tx) error {
+		m := s.metaOf(tx)
+		got, ok, err := m.record(ref)
+		if err == nil && !ok {
+			err = errRecordNotFound()
+		}
+		if err != nil {
+			return err
+		}
+		r = got
+		list, err = m.scan(recordPrefix(ref))
+		return err
+	})
+	if err != nil {
+		return upstream.Record{}, nil, classify(err, fmt.Sprintf("read record %s/%s", ref.Collection, ref.ID))
+	}
+	return r, list, nil
+}
+
 // GetRecord implements upstream.Store.
 func (s *Store) GetRecord(ctx context.Context, ref upstream.RecordRef) (upstream.Record, error) {
 	if err := ctx.Err(); err != nil {

@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore func(t *testing.T) upstream.Store) {
 		{"AppendUnlinked", testAppendUnlinked},
 		{"AppendMoved", testAppendMoved},
 		{"ExpireUnlinked", testExpireUnlinked},
+		{"ReadRecord", testReadRecord},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, newStore(t)) })
