@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/dragoman-gw/dragoman/upstream"
 )
 
 // decodeBase64 calls DecodeBase64 and reports a panic as a failure with
@@ -231,4 +233,73 @@ func firstDiff(a, b string) int {
 		}
 	}
 	return min(len(a), len(b))
+}
+
+// FuzzBase64Stream holds base64Stream's decoder without line breaks to
+// base64.NewDecoder, the decoder it replaced there: the same bytes, and
+// an error where that one fails, at any pattern of read sizes.
+func FuzzBase64Stream(f *testing.F) {
+	for _, s := range []string{"", "aGVsbG8=", "aGVsbG8", "aGVsbA==", "aGVsbA", "aA", "a", "aGk=aGk=", "aGVs\nbG8=",
+		"////", "+/+/", "aGVsbG8=x", "aGVsbG8==", "aGV*bG8=", "AAAA" + strings.Repeat("QUJD", 300) + "RA=="} {
+		f.Add([]byte(s), []byte{0})
+		f.Add([]byte(s), []byte{0, 1, 2, 5, 255})
+	}
+	f.Fuzz(func(t *testing.T, enc []byte, sizes []byte) {
+		read := func(r io.Reader) ([]byte, error) {
+			var out []byte
+			for i := 0; ; i++ {
+				size := 1 + int(sizes[i%len(sizes)])
+				p := make([]byte, size)
+				n, err := r.Read(p)
+				if n < 0 || n > size {
+					t.Fatalf("Read returned %d for a %d-byte buffer", n, size)
+				}
+				out = append(out, p[:n]...)
+				if err == io.EOF {
+					return out, nil
+				}
+				if err != nil {
+					return out, err
+				}
+				if i > 4*len(enc)+16 {
+					t.Fatalf("no end after %d reads of %d encoded bytes", i, len(enc))
+				}
+			}
+		}
+		if len(sizes) == 0 {
+			sizes = []byte{63}
+		}
+		got, gotErr := read(base64Stream(enc))
+		want, wantErr := read(referenceBase64Stream(enc))
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("%.60q: error %v, the standard decoder's %v", enc, gotErr, wantErr)
+		}
+		if gotErr != nil && !upstreamInvalid(gotErr) {
+			t.Fatalf("%.60q: error %v is not invalid input", enc, gotErr)
+		}
+		if gotErr == nil && !bytes.Equal(got, want) {
+			t.Fatalf("%.60q: decoded %q, the standard decoder %q", enc, got, want)
+		}
+	})
+}
+
+// referenceBase64Stream is base64Stream as it was before sliceDecoder:
+// base64.NewDecoder for every input.
+func referenceBase64Stream(enc []byte) io.Reader {
+	if i := bytes.IndexByte(enc, '='); i >= 0 {
+		tail := bytes.Trim(enc[i:], "=\r\n")
+		if len(tail) > 0 || bytes.Count(enc[i:], []byte("=")) > 2 {
+			return invalidOnError{errReader{}}
+		}
+	}
+	encoding := base64.StdEncoding
+	if len(enc)%4 != 0 && bytes.IndexAny(enc, "\r\n") < 0 {
+		encoding = base64.RawStdEncoding
+	}
+	return invalidOnError{base64.NewDecoder(encoding, bytes.NewReader(enc))}
+}
+
+func upstreamInvalid(err error) bool {
+	var ue *upstream.Error
+	return errors.As(err, &ue) && ue.Kind == upstream.KindInvalid
 }
