@@ -192,8 +192,16 @@ func (m meta) completed(id string) error {
 // scan returns the attachments whose index keys start with prefix, in
 // index order.
 func (m meta) scan(prefix []byte) ([]upstream.Attachment, error) {
-	list := []upstream.Attachment{}
+	// Counting the keys first costs a walk over index keys alone, and
+	// saves growing the list by doubling: attachments are a few hundred
+	// bytes each, and the doublings were two thirds of a listing's
+	// garbage.
+	n := 0
 	c := m.index.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		n++
+	}
+	list := make([]upstream.Attachment, 0, n)
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		id := indexID(k)
 		a, ok, err := m.attachment(id)
