@@ -24,12 +24,12 @@ type decodedEntry struct {
 	att upstream.Attachment
 }
 
-func (c *decodeCache) get(id string, raw []byte) (upstream.Attachment, bool) {
+func (c *decodeCache) get(id, raw []byte) (upstream.Attachment, bool) {
 	if c == nil {
 		return upstream.Attachment{}, false
 	}
 	c.mu.RLock()
-	e, ok := c.entries[id]
+	e, ok := c.entries[string(id)]
 	c.mu.RUnlock()
 	if !ok || !bytes.Equal(e.raw, raw) {
 		return upstream.Attachment{}, false

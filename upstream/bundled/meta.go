@@ -42,16 +42,31 @@ func metaOf(tx *bolt.Tx) meta {
 }
 
 // attachment loads an attachment; ok is false when there is none.
-func (m meta) attachment(id string) (a upstream.Attachment, ok bool, err error) {
-	v := m.atts.Get([]byte(id))
+func (m meta) attachment(id string) (upstream.Attachment, bool, error) {
+	return m.attachmentBytes([]byte(id))
+}
+
+// attachmentBytes is attachment for an id still in bytes (an index key's
+// tail): a listing reads one per file, and neither path below allocates
+// when the decoded copy is cached.
+func (m meta) attachmentBytes(id []byte) (upstream.Attachment, bool, error) {
+	v := m.atts.Get(id)
 	if v == nil {
-		return a, false, nil
+		return upstream.Attachment{}, false, nil
 	}
 	if got, ok := m.decoded.get(id, v); ok {
 		return got, true, nil
 	}
+	return m.decode(string(id), v)
+}
+
+// decode decodes a stored attachment and caches the result. It is apart
+// from attachmentBytes so that only a miss puts a decoded value on the
+// heap (json.Unmarshal takes its address).
+func (m meta) decode(id string, v []byte) (upstream.Attachment, bool, error) {
+	var a upstream.Attachment
 	if err := json.Unmarshal(v, &a); err != nil {
-		return a, false, fmt.Errorf("decode attachment %s: %w", id, err)
+		return upstream.Attachment{}, false, fmt.Errorf("decode attachment %s: %w", id, err)
 	}
 	m.decoded.put(id, v, a)
 	return a, true, nil
@@ -203,8 +218,8 @@ func (m meta) scan(prefix []byte) ([]upstream.Attachment, error) {
 	}
 	list := make([]upstream.Attachment, 0, n)
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		id := indexID(k)
-		a, ok, err := m.attachment(id)
+		id := indexIDBytes(k)
+		a, ok, err := m.attachmentBytes(id)
 		if err != nil {
 			return nil, err
 		}

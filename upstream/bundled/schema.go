@@ -84,11 +84,14 @@ func unlinkedKey(a upstream.Attachment) []byte {
 
 // indexID is the attachment id at the end of an index key (or of a key of
 // the unlinked bucket).
-func indexID(key []byte) string {
+func indexID(key []byte) string { return string(indexIDBytes(key)) }
+
+// indexIDBytes is indexID without the copy; it is valid as long as key.
+func indexIDBytes(key []byte) []byte {
 	if len(key) < idLen {
-		return ""
+		return nil
 	}
-	return string(key[len(key)-idLen:])
+	return key[len(key)-idLen:]
 }
 
 // validRef reports whether ref can be stored: both parts present and free
