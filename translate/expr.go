@@ -199,6 +199,9 @@ func compileModifier(name, arg string) (modifier, error) {
 		}, nil
 	case "urlpath":
 		return func(_ *env, v value) value {
+			if pathSafe(v.text()) {
+				return v // nothing to escape, as in nearly every path
+			}
 			segs := strings.Split(v.text(), "/")
 			for i, s := range segs {
 				segs[i] = url.PathEscape(s)
@@ -352,4 +355,20 @@ func compileScalarExpr(src string) (*expr, error) {
 		x.mods = append(x.mods, mod)
 	}
 	return x, nil
+}
+
+// pathSafe reports whether url.PathEscape leaves every '/'-separated
+// segment of s as it is: only unreserved characters and the sub-delimiters
+// a path segment may hold.
+func pathSafe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-_.~$&+:=@/", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
