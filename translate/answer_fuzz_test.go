@@ -10,7 +10,7 @@ import (
 )
 
 // answerOps are the operations whose answers the remote store reads.
-var answerOps = []string{"list", "record.get", "stat", "create", "link", "download", "record.update", "delete"}
+var answerOps = []Op{OpList, OpRecordGet, OpStat, OpCreate, OpLink, OpDownload, OpRecordUpdate, OpDelete}
 
 // FuzzUpstreamAnswer feeds arbitrary bytes to every route's answer reader
 // and error reader, as a broken or hostile upstream might send them: no

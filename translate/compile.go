@@ -22,22 +22,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// Canonical operations a route can be.
-const (
-	opCreate       = "create"
-	opList         = "list"
-	opStat         = "stat"
-	opDownload     = "download"
-	opDelete       = "delete"
-	opRecordGet    = "record.get"
-	opRecordUpdate = "record.update"
-	opLink         = "link"
-	opAppend       = "append"
-)
-
-var knownOps = map[string]bool{opCreate: true, opList: true, opStat: true, opDownload: true,
-	opDelete: true, opRecordGet: true, opRecordUpdate: true, opLink: true, opAppend: true}
-
 // knownTargets are the canonical values a binding may fill.
 var knownTargets = map[string]bool{"record.collection": true, "record.id": true, "field": true,
 	"name": true, "type": true, "content": true, "id": true, "tags": true, "title": true,
@@ -81,12 +65,15 @@ type compiledDialect struct {
 	// never makes them.
 	recordIDs *idFormat
 	routes    []*compiledRoute
+	// caps says how the dialect, as an upstream, does each capability.
+	caps map[Capability]Means
 }
 
 // compiledRoute is one route ready to serve.
 type compiledRoute struct {
 	d        *compiledDialect
 	spec     *RouteSpec
+	op       *Operation
 	fullPath string
 	binds    []*binding
 	byTarget map[string]*binding
@@ -300,6 +287,7 @@ func compileDialect(f *File, name string, fail func(int, string, ...any)) *compi
 			d.routes = append(d.routes, r)
 		}
 	}
+	d.caps = capabilitiesOf(d)
 	return d
 }
 
@@ -329,9 +317,12 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 	if !strings.HasPrefix(rs.Path, "/") {
 		fail(at("path"), "route %s: path %q must start with '/'", where, rs.Path)
 	}
-	if !knownOps[rs.Op] {
+	op, ok := operationOf(rs.Op)
+	if !ok {
 		fail(at("op"), "route %s: unknown operation %q", where, rs.Op)
+		op = &Operation{Op: rs.Op}
 	}
+	r.op = op
 	if rs.Scope != "read" && rs.Scope != "edit" {
 		fail(at("scope"), "route %s: scope must be read or edit, not %q", where, rs.Scope)
 	}
@@ -372,33 +363,23 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 			r.byTarget[target] = b
 		}
 	}
-	need := map[string][]string{
-		opCreate:       {"record.collection"},
-		opList:         {"record.collection", "record.id"},
-		opRecordGet:    {"record.collection", "record.id"},
-		opRecordUpdate: {"record.collection", "record.id"},
-	}
-	for _, t := range need[rs.Op] {
+	for _, t := range op.Needs {
 		if r.byTarget[t] == nil {
 			fail(at("bind"), "route %s: operation %s needs a binding for %s", where, rs.Op, t)
 		}
 	}
-	switch rs.Op {
-	case opStat, opDownload, opDelete, opLink, opAppend:
-		if r.byTarget["id"] == nil && (r.byTarget["name"] == nil || r.byTarget["record.id"] == nil) {
-			fail(at("bind"), "route %s: operation %s needs id, or record and name", where, rs.Op)
-		}
-	case opCreate:
-		if r.byTarget["name"] == nil && r.byTarget["title"] == nil {
-			fail(at("bind"), "route %s: create needs a name or a title", where)
-		}
+	if op.Addresses && r.byTarget["id"] == nil && (r.byTarget["name"] == nil || r.byTarget["record.id"] == nil) {
+		fail(at("bind"), "route %s: operation %s needs id, or record and name", where, rs.Op)
+	}
+	if op.Op == OpCreate && r.byTarget["name"] == nil && r.byTarget["title"] == nil {
+		fail(at("bind"), "route %s: create needs a name or a title", where)
 	}
 	switch rs.Response.Content {
 	case "":
 	case "raw":
 		r.rawContent = true
-		if rs.Op != opDownload {
-			fail(at("response", "content"), "route %s: content: raw is only for download routes", where)
+		if !op.Answers.Content {
+			fail(at("response", "content"), "route %s: content: raw is only for routes whose operation returns content", where)
 		}
 		if rs.Response.JSON != nil {
 			fail(at("response", "json"), "route %s: a raw content response has no json", where)
@@ -412,7 +393,7 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 		fail(at("response", "list"), "route %s: list must be field or record, not %q", where, r.listScope)
 	}
 	if rs.Response.JSON != nil {
-		tc := &templateCompiler{shapes: d.shapes, links: d.spec.Links, allowContent: rs.Op == opDownload}
+		tc := &templateCompiler{shapes: d.shapes, links: d.spec.Links, allowContent: op.Answers.Content}
 		t, err := tc.compile(&rs.Response.JSON.node)
 		if err != nil {
 			fail(at("response", "json"), "route %s: %v", where, err)
@@ -424,7 +405,7 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 		if r.contentType == "" {
 			r.contentType = "application/json; charset=utf-8"
 		}
-		if tc.usesFiles && r.listScope == "" && rs.Op != opList && rs.Op != opRecordGet && rs.Op != opRecordUpdate {
+		if tc.usesFiles && r.listScope == "" && !op.Answers.Files {
 			fail(at("response", "json"), "route %s: $files needs response.list (field or record) after %s", where, rs.Op)
 		}
 	}

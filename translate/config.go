@@ -77,7 +77,7 @@ type RouteSpec struct {
 	Name   string `yaml:"name"`
 	Method string `yaml:"method"`
 	Path   string `yaml:"path"`
-	Op     string `yaml:"op"`
+	Op     Op     `yaml:"op"`
 	// Scope is read or edit: the permission a key needs.
 	Scope string `yaml:"scope"`
 	// Replace, when "name", makes a create replace a same-named attachment.

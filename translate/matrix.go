@@ -5,97 +5,26 @@ import (
 	"strings"
 )
 
-// Capability says how an upstream dialect does one canonical operation:
-// with a route of its own, composed from other routes, or not at all.
-type Capability struct {
-	Op string
-	// How is "" when the dialect cannot do it, "direct" for its own route,
-	// or "via <op>" when the remote store composes it.
-	How string
-}
-
-// canonicalOps are the store operations a remote upstream must provide,
-// in the order the matrix lists them.
-var canonicalOps = []string{"create", "placeholder", "list", "stat", "download", "delete", "record.get", "record.update"}
-
 // UpstreamCapabilities reports, for one dialect used as the upstream, how
-// each canonical operation is done. The remote store follows the same
-// rules (upstream/remote).
-func (s *Speaker) UpstreamCapabilities() []Capability {
-	has := s.Has
-	hasContent := false
-	for _, r := range s.d.routes {
-		if r.spec.Op == opCreate && r.byTarget["content"] != nil {
-			hasContent = true
-		}
-	}
-	createsPlaceholders := s.MakesPlaceholders()
-	how := func(ok bool, h string) string {
-		if ok {
-			return h
-		}
-		return ""
-	}
-	list := how(has(opList), "direct")
-	if list == "" {
-		list = how(has(opRecordGet), "via record.get")
-	}
-	caps := map[string]string{
-		"create":        how(hasContent, "direct"),
-		"placeholder":   how(createsPlaceholders, "direct"),
-		"list":          list,
-		"stat":          how(has(opStat), "direct"),
-		"download":      how(has(opDownload), "direct"),
-		"delete":        how(has(opDelete), "direct"),
-		"record.get":    how(has(opRecordGet), "direct"),
-		"record.update": how(has(opRecordUpdate), "direct"),
-	}
-	if caps["stat"] == "" && list != "" {
-		caps["stat"] = "via list"
-	}
-	if caps["download"] == "" && has(opLink) {
-		caps["download"] = "via link"
-	}
-	if caps["delete"] == "" && has(opRecordUpdate) && s.d.spec.Links != nil {
-		caps["delete"] = "via record.update"
-	}
-	if caps["record.get"] == "" && list != "" {
-		caps["record.get"] = "via list"
-	}
-	out := make([]Capability, len(canonicalOps))
-	for i, op := range canonicalOps {
-		out[i] = Capability{Op: op, How: caps[op]}
+// it does each capability, in the matrix's order. The remote store reads
+// the same answers (Speaker.Can).
+func (s *Speaker) UpstreamCapabilities() []Means {
+	caps := Capabilities()
+	out := make([]Means, len(caps))
+	for i, c := range caps {
+		out[i] = s.Can(c)
 	}
 	return out
 }
 
-// needs maps a client route's operation to the upstream capabilities it
-// uses.
-func needs(r *compiledRoute) []string {
-	switch r.spec.Op {
-	case opCreate:
-		if r.byTarget["content"] == nil {
-			return []string{"placeholder", "list"}
-		}
-		return []string{"create", "list"}
-	case opList:
-		return []string{"list"}
-	case opStat:
-		return []string{"stat"}
-	case opDownload, opLink:
-		return []string{"stat", "download"}
-	case opDelete:
-		return []string{"stat", "delete"}
-	case opRecordGet:
-		return []string{"record.get", "list"}
-	case opRecordUpdate:
-		return []string{"record.update"}
-	case opAppend:
-		// The gateway holds the chunks and sends the whole file with the
-		// upstream's create (upstream/remote's held uploads).
-		return []string{"create"}
+// uses is what a client route relies on an upstream for: its operation's
+// capabilities, with a create that carries no content making a
+// placeholder instead.
+func uses(r *compiledRoute) []Capability {
+	if r.op.Op == OpCreate && r.byTarget["content"] == nil {
+		return []Capability{CapPlaceholder, CapList}
 	}
-	return nil
+	return r.op.Uses
 }
 
 // UpstreamMatrix renders, as Markdown, which client routes work in front
@@ -103,23 +32,20 @@ func needs(r *compiledRoute) []string {
 // keeps it from going stale.
 func (c *Config) UpstreamMatrix() string {
 	var b strings.Builder
+	caps := Capabilities()
+	names := make([]string, len(caps))
+	for i, cp := range caps {
+		names[i] = string(cp)
+	}
 	b.WriteString("# Client dialect x upstream dialect\n\n")
 	b.WriteString("Generated from routes.yaml by `dragoman routes matrix`; a test fails when it is stale.\n\n")
 	b.WriteString("## What each upstream dialect can do for the gateway\n\n")
-	b.WriteString("| upstream | " + strings.Join(canonicalOps, " | ") + " |\n")
-	b.WriteString("|---" + strings.Repeat("|---", len(canonicalOps)) + "|\n")
-	caps := map[string]map[string]string{}
+	b.WriteString("| upstream | " + strings.Join(names, " | ") + " |\n")
+	b.WriteString("|---" + strings.Repeat("|---", len(caps)) + "|\n")
 	for _, d := range c.dialects {
-		sp := &Speaker{d: d}
-		caps[d.name] = map[string]string{}
 		row := []string{d.name}
-		for _, cp := range sp.UpstreamCapabilities() {
-			caps[d.name][cp.Op] = cp.How
-			cell := cp.How
-			if cell == "" {
-				cell = "no"
-			}
-			row = append(row, cell)
+		for _, cp := range caps {
+			row = append(row, d.caps[cp].String())
 		}
 		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
 	}
@@ -133,8 +59,8 @@ func (c *Config) UpstreamMatrix() string {
 		for _, up := range c.dialects {
 			var missing []string
 			for _, r := range client.routes {
-				for _, need := range needs(r) {
-					if caps[up.name][need] == "" {
+				for _, need := range uses(r) {
+					if !up.caps[need].OK() {
 						missing = append(missing, fmt.Sprintf("%s (%s)", r.spec.Name, need))
 						break
 					}

@@ -21,10 +21,10 @@ func TestUpstreamMatrixIsCurrent(t *testing.T) {
 func TestUpstreamCapabilities(t *testing.T) {
 	cfg := repoRoutes(t)
 	want := map[string]map[string]string{
-		"nimblex":         {"create": "direct", "download": "direct", "stat": "via list", "record.update": ""},
-		"transactionlink": {"download": "via link", "placeholder": ""},
+		"nimblex":         {"create": "direct", "download": "direct", "stat": "via list", "record.update": "no"},
+		"transactionlink": {"download": "via link", "placeholder": "no"},
 		"espocrm":         {"delete": "via record.update", "list": "via record.get"},
-		"mediapocket":     {"create": "", "placeholder": "direct", "download": ""},
+		"mediapocket":     {"create": "no", "placeholder": "direct", "download": "no"},
 		"infolobby":       {"list": "via record.get", "record.update": "direct"},
 	}
 	for dialect, ops := range want {
@@ -34,7 +34,7 @@ func TestUpstreamCapabilities(t *testing.T) {
 		}
 		got := map[string]string{}
 		for _, c := range sp.UpstreamCapabilities() {
-			got[c.Op] = c.How
+			got[string(c.Cap)] = c.String()
 		}
 		for op, how := range ops {
 			if got[op] != how {

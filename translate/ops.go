@@ -17,153 +17,23 @@ type result struct {
 	content upstream.Content
 }
 
-// run performs the route's canonical operation against the store.
+// exchange is one request's operation in progress: the route, what its
+// request bound, who asked, and where it goes.
+type exchange struct {
+	r      *compiledRoute
+	b      *bound
+	caller Caller
+	store  upstream.Store
+	signer *Signer
+}
+
+// run performs the route's canonical operation against the store, then
+// lists what the response asks for beside the attachment.
 func (r *compiledRoute) run(ctx context.Context, store upstream.Store, signer *Signer, b *bound, caller Caller) (*result, error) {
-	res := &result{}
-	switch r.spec.Op {
-	case opCreate:
-		if r.spec.RequireRecord {
-			if _, err := store.GetRecord(ctx, b.record()); err != nil {
-				return nil, err
-			}
-		}
-		sniffIfAsked(r, b)
-		na := upstream.NewAttachment{Record: b.record(), Owner: caller.Name(),
-			ReplaceSameName: r.replaceNames, MaxSize: b.contentMax}
-		if b.content == nil && b.expectedSize > 0 {
-			limit := b.contentMax
-			if bd := r.byTarget["content"]; limit == 0 && bd != nil {
-				limit = bd.max
-			}
-			if limit > 0 && b.expectedSize > limit {
-				return nil, upstream.Errorf(upstream.KindTooLarge, "file is larger than %d bytes", limit)
-			}
-			na.ExpectedSize = b.expectedSize
-		}
-		r.fillMeta(&na, b)
-		if b.late != nil {
-			na.Finish = func(na *upstream.NewAttachment) error {
-				if err := b.late(); err != nil {
-					return err
-				}
-				r.fillMeta(na, b)
-				return nil
-			}
-		}
-		att, err := store.Create(ctx, na, b.content)
-		if err != nil {
-			return nil, err
-		}
-		res.att = &att
-	case opList:
-		files, err := store.List(ctx, b.record())
-		if err != nil {
-			return nil, err
-		}
-		if f, ok := b.str("field"); ok {
-			files = inField(files, f)
-		}
-		res.files = files
-		return res, nil
-	case opStat, opDownload, opDelete, opLink, opAppend:
-		att, err := r.resolve(ctx, store, b)
-		if err != nil {
-			return nil, err
-		}
-		if !caller.CanRead(att.Record.Collection) {
-			return nil, forbidden()
-		}
-		res.att = &att
-		switch r.spec.Op {
-		case opDownload:
-			if r.maxContent > 0 && att.Size > r.maxContent {
-				return nil, upstream.Errorf(upstream.KindTooLarge, "file is larger than the %d bytes this call can return", r.maxContent)
-			}
-			a, content, err := store.Open(ctx, att.ID)
-			if err != nil {
-				return nil, err
-			}
-			res.att, res.content = &a, content
-		case opDelete:
-			if !caller.CanEdit(att.Record.Collection) {
-				return nil, forbidden()
-			}
-			if err := store.Delete(ctx, att.ID); err != nil {
-				return nil, err
-			}
-		case opLink:
-			if signer == nil {
-				return nil, upstream.Errorf(upstream.KindUnsupported, "presigned links are not enabled")
-			}
-			if !att.HasContent {
-				return nil, upstream.Errorf(upstream.KindNotFound, "attachment has no content yet")
-			}
-			// A link must work when followed: a store that cannot return
-			// the bytes (an upstream dialect with no download) says so now.
-			_, content, err := store.Open(ctx, att.ID)
-			if err != nil {
-				return nil, err
-			}
-			content.Close()
-			token, err := signer.Token(att.ID)
-			if err != nil {
-				return nil, err
-			}
-			res.link = LinkPath + token
-		case opAppend:
-			if !caller.CanEdit(att.Record.Collection) {
-				return nil, forbidden()
-			}
-			app, ok := store.(upstream.Appender)
-			if !ok {
-				return nil, upstream.Errorf(upstream.KindUnsupported, "this store cannot append chunks")
-			}
-			if b.content == nil {
-				return nil, upstream.Errorf(upstream.KindMissing, "missing chunk data")
-			}
-			chunk := b.content
-			if b.contentMax > 0 {
-				// The store caps the whole file; the dialect caps each chunk.
-				chunk = &cappedReader{r: chunk, max: b.contentMax}
-			}
-			a, err := app.Append(ctx, att.ID, chunk)
-			if err != nil {
-				return nil, err
-			}
-			res.att = &a
-		}
-	case opRecordGet:
-		return r.loadRecord(ctx, store, b.record(), res)
-	case opRecordUpdate:
-		rec := b.record()
-		if r.spec.RequireRecord {
-			if _, err := store.GetRecord(ctx, rec); err != nil {
-				return nil, err
-			}
-		}
-		fields := b.fields
-		if err := confirmCandidates(ctx, store, b); err != nil {
-			return nil, err
-		}
-		if err := checkListed(ctx, store, rec, b, caller); err != nil {
-			return nil, err
-		}
-		if len(b.emptyFields) > 0 {
-			existing, err := store.List(ctx, rec)
-			if err != nil && !upstream.IsKind(err, upstream.KindNotFound) {
-				return nil, err
-			}
-			for _, f := range b.emptyFields {
-				if f == r.d.defaultField || len(inField(existing, f)) > 0 {
-					fields[f] = []string{}
-					b.data, _ = sjson.DeleteBytes(b.data, escapePathKey(f))
-				}
-			}
-		}
-		if _, err := store.UpdateRecord(ctx, rec, upstream.RecordUpdate{Data: b.data, Fields: fields}); err != nil {
-			return nil, err
-		}
-		return r.loadRecord(ctx, store, rec, res)
+	x := &exchange{r: r, b: b, caller: caller, store: store, signer: signer}
+	res, err := r.op.run(ctx, x)
+	if err != nil {
+		return nil, err
 	}
 	if r.listScope != "" && res.att != nil {
 		files, err := store.List(ctx, res.att.Record)
@@ -176,6 +46,191 @@ func (r *compiledRoute) run(ctx context.Context, store upstream.Store, signer *S
 		res.files = files
 	}
 	return res, nil
+}
+
+func runCreate(ctx context.Context, x *exchange) (*result, error) {
+	r, b, store := x.r, x.b, x.store
+	if r.spec.RequireRecord {
+		if _, err := store.GetRecord(ctx, b.record()); err != nil {
+			return nil, err
+		}
+	}
+	sniffIfAsked(r, b)
+	na := upstream.NewAttachment{Record: b.record(), Owner: x.caller.Name(),
+		ReplaceSameName: r.replaceNames, MaxSize: b.contentMax}
+	if b.content == nil && b.expectedSize > 0 {
+		limit := b.contentMax
+		if bd := r.byTarget["content"]; limit == 0 && bd != nil {
+			limit = bd.max
+		}
+		if limit > 0 && b.expectedSize > limit {
+			return nil, upstream.Errorf(upstream.KindTooLarge, "file is larger than %d bytes", limit)
+		}
+		na.ExpectedSize = b.expectedSize
+	}
+	r.fillMeta(&na, b)
+	if b.late != nil {
+		na.Finish = func(na *upstream.NewAttachment) error {
+			if err := b.late(); err != nil {
+				return err
+			}
+			r.fillMeta(na, b)
+			return nil
+		}
+	}
+	att, err := store.Create(ctx, na, b.content)
+	if err != nil {
+		return nil, err
+	}
+	return &result{att: &att}, nil
+}
+
+func runList(ctx context.Context, x *exchange) (*result, error) {
+	files, err := x.store.List(ctx, x.b.record())
+	if err != nil {
+		return nil, err
+	}
+	if f, ok := x.b.str("field"); ok {
+		files = inField(files, f)
+	}
+	return &result{files: files}, nil
+}
+
+// found resolves the attachment an addressing operation names and checks
+// that the caller may read its collection (and edit it, when edit is set).
+func (x *exchange) found(ctx context.Context, edit bool) (upstream.Attachment, error) {
+	att, err := x.r.resolve(ctx, x.store, x.b)
+	if err != nil {
+		return upstream.Attachment{}, err
+	}
+	if !x.caller.CanRead(att.Record.Collection) {
+		return upstream.Attachment{}, forbidden()
+	}
+	if edit && !x.caller.CanEdit(att.Record.Collection) {
+		return upstream.Attachment{}, forbidden()
+	}
+	return att, nil
+}
+
+func runStat(ctx context.Context, x *exchange) (*result, error) {
+	att, err := x.found(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	return &result{att: &att}, nil
+}
+
+func runDownload(ctx context.Context, x *exchange) (*result, error) {
+	att, err := x.found(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	if x.r.maxContent > 0 && att.Size > x.r.maxContent {
+		return nil, upstream.Errorf(upstream.KindTooLarge, "file is larger than the %d bytes this call can return", x.r.maxContent)
+	}
+	a, content, err := x.store.Open(ctx, att.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &result{att: &a, content: content}, nil
+}
+
+func runDelete(ctx context.Context, x *exchange) (*result, error) {
+	att, err := x.found(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := x.store.Delete(ctx, att.ID); err != nil {
+		return nil, err
+	}
+	return &result{att: &att}, nil
+}
+
+func runLink(ctx context.Context, x *exchange) (*result, error) {
+	att, err := x.found(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	if x.signer == nil {
+		return nil, upstream.Errorf(upstream.KindUnsupported, "presigned links are not enabled")
+	}
+	if !att.HasContent {
+		return nil, upstream.Errorf(upstream.KindNotFound, "attachment has no content yet")
+	}
+	// A link must work when followed: a store that cannot return the
+	// bytes (an upstream dialect with no download) says so now.
+	_, content, err := x.store.Open(ctx, att.ID)
+	if err != nil {
+		return nil, err
+	}
+	content.Close()
+	token, err := x.signer.Token(att.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &result{att: &att, link: LinkPath + token}, nil
+}
+
+func runAppend(ctx context.Context, x *exchange) (*result, error) {
+	att, err := x.found(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	app, ok := x.store.(upstream.Appender)
+	if !ok {
+		return nil, storeLacks("append chunks")
+	}
+	b := x.b
+	if b.content == nil {
+		return nil, upstream.Errorf(upstream.KindMissing, "missing chunk data")
+	}
+	chunk := b.content
+	if b.contentMax > 0 {
+		// The store caps the whole file; the dialect caps each chunk.
+		chunk = &cappedReader{r: chunk, max: b.contentMax}
+	}
+	a, err := app.Append(ctx, att.ID, chunk)
+	if err != nil {
+		return nil, err
+	}
+	return &result{att: &a}, nil
+}
+
+func runRecordGet(ctx context.Context, x *exchange) (*result, error) {
+	return loadRecord(ctx, x.store, x.b.record())
+}
+
+func runRecordUpdate(ctx context.Context, x *exchange) (*result, error) {
+	r, b, store := x.r, x.b, x.store
+	rec := b.record()
+	if r.spec.RequireRecord {
+		if _, err := store.GetRecord(ctx, rec); err != nil {
+			return nil, err
+		}
+	}
+	fields := b.fields
+	if err := confirmCandidates(ctx, store, b); err != nil {
+		return nil, err
+	}
+	if err := checkListed(ctx, store, rec, b, x.caller); err != nil {
+		return nil, err
+	}
+	if len(b.emptyFields) > 0 {
+		existing, err := store.List(ctx, rec)
+		if err != nil && !upstream.IsKind(err, upstream.KindNotFound) {
+			return nil, err
+		}
+		for _, f := range b.emptyFields {
+			if f == r.d.defaultField || len(inField(existing, f)) > 0 {
+				fields[f] = []string{}
+				b.data, _ = sjson.DeleteBytes(b.data, escapePathKey(f))
+			}
+		}
+	}
+	if _, err := store.UpdateRecord(ctx, rec, upstream.RecordUpdate{Data: b.data, Fields: fields}); err != nil {
+		return nil, err
+	}
+	return loadRecord(ctx, store, rec)
 }
 
 // confirmCandidates turns link attributes whose ids all name existing
@@ -243,14 +298,15 @@ func (r *compiledRoute) fillMeta(na *upstream.NewAttachment, b *bound) {
 	}
 }
 
-func (r *compiledRoute) loadRecord(ctx context.Context, store upstream.Store, ref upstream.RecordRef, res *result) (*result, error) {
+// loadRecord reads a record and its files, in one read where the store
+// can.
+func loadRecord(ctx context.Context, store upstream.Store, ref upstream.RecordRef) (*result, error) {
 	if rr, ok := store.(upstream.RecordReader); ok {
 		rec, files, err := rr.ReadRecord(ctx, ref)
 		if err != nil {
 			return nil, err
 		}
-		res.rec, res.files = &rec, files
-		return res, nil
+		return &result{rec: &rec, files: files}, nil
 	}
 	rec, err := store.GetRecord(ctx, ref)
 	if err != nil {
@@ -260,8 +316,7 @@ func (r *compiledRoute) loadRecord(ctx context.Context, store upstream.Store, re
 	if err != nil {
 		return nil, err
 	}
-	res.rec, res.files = &rec, files
-	return res, nil
+	return &result{rec: &rec, files: files}, nil
 }
 
 // resolve finds the attachment a request names: by id (then checked

@@ -38,7 +38,7 @@ func (s *Speaker) DefaultField() string { return s.d.defaultField }
 // (TransactionLink, Media Pocket) keeps every file in its default field.
 func (s *Speaker) CarriesFields() bool {
 	for _, r := range s.d.routes {
-		if r.spec.Op == opCreate && r.byTarget["field"] != nil {
+		if r.op.Op == OpCreate && r.byTarget["field"] != nil {
 			return true
 		}
 	}
@@ -127,7 +127,7 @@ type Route struct {
 }
 
 // Op is the route's canonical operation.
-func (rt *Route) Op() string { return rt.r.spec.Op }
+func (rt *Route) Op() Op { return rt.r.op.Op }
 
 // Name is the route's name in routes.yaml.
 func (rt *Route) Name() string { return rt.s.d.name + "." + rt.r.spec.Name }
@@ -169,23 +169,13 @@ func (rt *Route) MaxContent() int64 {
 // Find returns a route for op that can be rendered from t: every path
 // value it needs is there, every constant it binds matches, every value it
 // requires is given, and it can carry t's content (or its absence).
-func (s *Speaker) Find(op string, t *Target) (*Route, bool) {
+func (s *Speaker) Find(op Op, t *Target) (*Route, bool) {
 	for _, r := range s.d.routes {
-		if r.spec.Op == op && fits(r, t) {
+		if r.op.Op == op && fits(r, t) {
 			return &Route{s: s, r: r}, true
 		}
 	}
 	return nil, false
-}
-
-// Has reports whether the dialect has any route for op.
-func (s *Speaker) Has(op string) bool {
-	for _, r := range s.d.routes {
-		if r.spec.Op == op {
-			return true
-		}
-	}
-	return false
 }
 
 func fits(r *compiledRoute, t *Target) bool {
@@ -208,7 +198,7 @@ func fits(r *compiledRoute, t *Target) bool {
 			return false
 		}
 	}
-	if r.spec.Op == opCreate {
+	if r.op.Op == OpCreate {
 		return carriesContent(r, t)
 	}
 	return true
@@ -268,18 +258,4 @@ func (s *Speaker) NamesFiles() bool { return s.d.ids == nil }
 func (rt *Route) SendsLate(target string) bool {
 	bd := rt.r.byTarget[target]
 	return bd != nil && bd.source == "form"
-}
-
-// MakesPlaceholders reports whether some create route can make a file
-// without content: one whose JSON body leaves the content out. A raw or
-// multipart upload is its content, and a content required unless a size
-// is announced (EspoCRM's chunked upload) makes a placeholder only for
-// chunks to fill, which is appending, not a placeholder.
-func (s *Speaker) MakesPlaceholders() bool {
-	for _, r := range s.d.routes {
-		if r.spec.Op == opCreate && carriesContent(r, &Target{}) {
-			return true
-		}
-	}
-	return false
 }

@@ -213,8 +213,10 @@ func (rt *Route) renderData(doc []byte, arg string, b *binding, t *Target) ([]by
 // CarriesFiles reports whether the route's record data can name a field's
 // files (as attachment objects or link attributes), so that a record update
 // can set a field's files.
-func (rt *Route) CarriesFiles() bool {
-	bd := rt.r.byTarget["data"]
+func (rt *Route) CarriesFiles() bool { return carriesFiles(rt.r) }
+
+func carriesFiles(r *compiledRoute) bool {
+	bd := r.byTarget["data"]
 	return bd != nil && (bd.links || bd.files != "")
 }
 

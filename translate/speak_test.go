@@ -42,13 +42,14 @@ func rec(c, id string) upstream.RecordRef { return upstream.RecordRef{Collection
 func TestRender(t *testing.T) {
 	ilFile := Remote{Attachment: upstream.Attachment{Name: "a.pdf", Type: "application/pdf", Size: 3}, NativeID: "/uploads/0123456789abcdef0-a.pdf"}
 	tests := []struct {
-		name, dialect, op string
-		target            Target
-		route             string // the route Find must choose
-		method, path      string
-		headers           map[string]string // a subset
-		json              string            // the body, compared as JSON
-		raw               *string           // the body, exactly
+		name, dialect string
+		op            Op
+		target        Target
+		route         string // the route Find must choose
+		method, path  string
+		headers       map[string]string // a subset
+		json          string            // the body, compared as JSON
+		raw           *string           // the body, exactly
 	}{
 		{
 			name: "infolobby upload", dialect: "infolobby", op: "create",
@@ -292,9 +293,10 @@ func TestRenderMultipart(t *testing.T) {
 // TestFind checks which targets a dialect can render at all.
 func TestFind(t *testing.T) {
 	tests := []struct {
-		dialect, op string
-		target      Target
-		ok          bool
+		dialect string
+		op      Op
+		target  Target
+		ok      bool
 	}{
 		{"nimblex", "create", Target{Record: rec("c", "r"), Name: "n"}, false},                                          // a raw upload is its content
 		{"transactionlink", "create", Target{Record: rec("c", "r"), Name: "n"}, false},                                  // so is a multipart one
@@ -322,10 +324,11 @@ func TestParse(t *testing.T) {
 		return a
 	}
 	tests := []struct {
-		name, dialect, op string
-		target            Target
-		body              string
-		want              Parsed
+		name, dialect string
+		op            Op
+		target        Target
+		body          string
+		want          Parsed
 	}{
 		{
 			name: "infolobby upload answer lists the field", dialect: "infolobby", op: "create",
@@ -476,12 +479,13 @@ func TestParseError(t *testing.T) {
 		return `{"fingerprint":"f","errors":[{"code":"` + kind + `","message":"m"}]}`
 	}
 	tests := []struct {
-		name, dialect, op string
-		target            Target
-		status            int
-		header            map[string]string
-		body              string
-		want              upstream.Kind
+		name, dialect string
+		op            Op
+		target        Target
+		status        int
+		header        map[string]string
+		body          string
+		want          upstream.Kind
 	}{
 		{"transactionlink: the kind in the body", "transactionlink", "list", Target{Record: rec("t", "r")}, 404, nil, tlErr("NOT_FOUND"), upstream.KindNotFound},
 		{"transactionlink: a kind the status map would not tell", "transactionlink", "list", Target{Record: rec("t", "r")}, 400, nil, tlErr("MISSING"), upstream.KindMissing},

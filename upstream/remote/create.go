@@ -38,7 +38,7 @@ func (s *Store) Create(ctx context.Context, na upstream.NewAttachment, content i
 	}
 	content = &ctxReader{r: content, ctx: ctx}
 	t := s.newTarget(na, content)
-	rt, ok := s.sp.Find("create", t)
+	rt, ok := s.sp.Find(translate.OpCreate, t)
 	if !ok {
 		return upstream.Attachment{}, s.unsupported("create a file %s", placeDesc(na.Record))
 	}
@@ -81,7 +81,7 @@ func (s *Store) createPlaceholder(ctx context.Context, na upstream.NewAttachment
 		}
 	}
 	t := s.newTarget(na, nil)
-	rt, ok := s.sp.Find("create", t)
+	rt, ok := s.sp.Find(translate.OpCreate, t)
 	if !ok {
 		return upstream.Attachment{}, s.unsupported("create a file without content %s", placeDesc(na.Record))
 	}
@@ -262,7 +262,7 @@ func (s *Store) dropSameName(ctx context.Context, id string) error {
 	if len(older) == 0 {
 		return nil
 	}
-	if _, ok := s.sp.Find("delete", s.target(r)); ok || !s.deletesViaUpdate() {
+	if _, ok := s.sp.Find(translate.OpDelete, s.target(r)); ok || !s.deletesViaUpdate() {
 		for _, o := range older {
 			if err := s.Delete(ctx, o); err != nil && !upstream.IsKind(err, upstream.KindNotFound) {
 				return err

@@ -18,7 +18,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if r.Held != nil {
 		return s.deleteHeld(ctx, id)
 	}
-	if rt, ok := s.sp.Find("delete", s.target(r)); ok {
+	if rt, ok := s.sp.Find(translate.OpDelete, s.target(r)); ok {
 		_, err := s.call(ctx, rt, s.target(r))
 		if upstream.IsKind(err, upstream.KindNotFound) {
 			_ = s.ids.forget(id)
@@ -46,11 +46,10 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	return s.dropFromField(ctx, r.Record, r.Field, map[string]bool{r.NativeID: true})
 }
 
-// deletesViaUpdate reports whether a record update can set a field's files.
+// deletesViaUpdate reports whether the dialect deletes a file by leaving
+// it out of its field in a record update.
 func (s *Store) deletesViaUpdate() bool {
-	t := &translate.Target{Record: upstream.RecordRef{Collection: "c", ID: "r"}, Size: -1}
-	rt, ok := s.sp.Find("record.update", t)
-	return ok && rt.CarriesFiles()
+	return s.sp.Can(translate.CapDelete).Via == translate.CapRecordUpdate
 }
 
 // dropFromField sets a field of a record to its files but the dropped
@@ -75,7 +74,7 @@ func (s *Store) dropFromField(ctx context.Context, rec upstream.RecordRef, field
 		return notFound()
 	}
 	t := &translate.Target{Record: rec, Fields: map[string][]translate.Remote{field: keep}, Size: -1}
-	rt, ok := s.sp.Find("record.update", t)
+	rt, ok := s.sp.Find(translate.OpRecordUpdate, t)
 	if !ok {
 		return s.unsupported("delete a file")
 	}

@@ -107,7 +107,7 @@ func (s *Store) createHeld(ctx context.Context, na upstream.NewAttachment) (upst
 			return upstream.Attachment{}, err
 		}
 	}
-	rt, ok := s.sp.Find("create", s.newTarget(na, eofReader{}))
+	rt, ok := s.sp.Find(translate.OpCreate, s.newTarget(na, eofReader{}))
 	if !ok {
 		return upstream.Attachment{}, s.unsupported("create a file %s", placeDesc(na.Record))
 	}
@@ -141,7 +141,7 @@ func (s *Store) ensureRecord(ctx context.Context, rec upstream.RecordRef) error 
 	if rec.ID == "" {
 		return nil
 	}
-	if _, ok := s.sp.Find("record.update", &translate.Target{Record: rec, Size: -1}); !ok {
+	if _, ok := s.sp.Find(translate.OpRecordUpdate, &translate.Target{Record: rec, Size: -1}); !ok {
 		return nil
 	}
 	_, err := s.GetRecord(ctx, rec)

@@ -32,9 +32,9 @@ func (s *Store) List(ctx context.Context, rec upstream.RecordRef) ([]upstream.At
 // completed, when full is set, with the dialect's stat call per file.
 func (s *Store) listRemote(ctx context.Context, rec upstream.RecordRef, full bool) ([]translate.Remote, error) {
 	t := &translate.Target{Record: rec, Size: -1}
-	rt, ok := s.sp.Find("list", t)
+	rt, ok := s.sp.Find(translate.OpList, t)
 	if !ok {
-		rt, ok = s.sp.Find("record.get", t)
+		rt, ok = s.sp.Find(translate.OpRecordGet, t)
 	}
 	if !ok {
 		return nil, s.unsupported("list the files of a record in collection %q", rec.Collection)
@@ -98,7 +98,7 @@ func (s *Store) GetRecord(ctx context.Context, rec upstream.RecordRef) (upstream
 		return upstream.Record{}, upstream.Errorf(upstream.KindNotFound, "record not found")
 	}
 	t := &translate.Target{Record: rec, Size: -1}
-	if rt, ok := s.sp.Find("record.get", t); ok {
+	if rt, ok := s.sp.Find(translate.OpRecordGet, t); ok {
 		p, err := s.call(ctx, rt, t)
 		if err != nil {
 			return upstream.Record{}, err
@@ -127,7 +127,7 @@ func (s *Store) stat(ctx context.Context, id string) (upstream.Attachment, ref, 
 	if r.Held != nil {
 		return heldAttachment(id, r), r, nil
 	}
-	if _, ok := s.sp.Find("stat", s.target(r)); ok {
+	if _, ok := s.sp.Find(translate.OpStat, s.target(r)); ok {
 		a, err := s.statDirect(ctx, id, r)
 		if err != nil {
 			return upstream.Attachment{}, ref{}, err
@@ -157,7 +157,7 @@ func (s *Store) stat(ctx context.Context, id string) (upstream.Attachment, ref, 
 // statRemote asks the dialect's stat call about one upstream object.
 func (s *Store) statRemote(ctx context.Context, r ref) (*translate.Remote, error) {
 	t := s.target(r)
-	rt, ok := s.sp.Find("stat", t)
+	rt, ok := s.sp.Find(translate.OpStat, t)
 	if !ok {
 		return nil, s.unsupported("describe a file by its id")
 	}

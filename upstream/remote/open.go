@@ -23,7 +23,7 @@ func (s *Store) Open(ctx context.Context, id string) (upstream.Attachment, upstr
 		return upstream.Attachment{}, nil, upstream.Errorf(upstream.KindNotFound, "attachment has no content yet")
 	}
 	t := s.target(r)
-	if rt, ok := s.sp.Find("download", t); ok && !rt.RawContent() {
+	if rt, ok := s.sp.Find(translate.OpDownload, t); ok && !rt.RawContent() {
 		// The bytes come inside a JSON answer (InfoLobby's base64, capped
 		// at 10 MiB by the dialect): they are whole once the answer is.
 		p, err := s.call(ctx, rt, t)
@@ -34,7 +34,7 @@ func (s *Store) Open(ctx context.Context, id string) (upstream.Attachment, upstr
 		return att, memContent{Reader: bytes.NewReader(p.Content)}, nil
 	}
 	var open func(ctx context.Context, offset int64) (*response, error)
-	if rt, ok := s.sp.Find("download", t); ok {
+	if rt, ok := s.sp.Find(translate.OpDownload, t); ok {
 		open = func(ctx context.Context, offset int64) (*response, error) {
 			req, err := rt.Render(t)
 			if err != nil {
@@ -42,7 +42,7 @@ func (s *Store) Open(ctx context.Context, id string) (upstream.Attachment, upstr
 			}
 			return s.fetch(ctx, rt, s.t.rendered(req), offset)
 		}
-	} else if rt, ok := s.sp.Find("link", t); ok {
+	} else if rt, ok := s.sp.Find(translate.OpLink, t); ok {
 		open = func(ctx context.Context, offset int64) (*response, error) {
 			return s.followLink(ctx, rt, t, offset)
 		}

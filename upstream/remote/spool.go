@@ -38,7 +38,7 @@ func (s *Store) createSpooled(ctx context.Context, na upstream.NewAttachment, co
 	t := s.newTarget(na, sp.reader())
 	t.Size = sp.size
 	// Finish may have moved the file where another route goes.
-	rt, ok := s.sp.Find("create", t)
+	rt, ok := s.sp.Find(translate.OpCreate, t)
 	if !ok {
 		return upstream.Attachment{}, s.unsupported("create a file %s", placeDesc(na.Record))
 	}

@@ -18,7 +18,7 @@ func (s *Store) UpdateRecord(ctx context.Context, rec upstream.RecordRef, u upst
 		return upstream.Record{}, err
 	}
 	t := &translate.Target{Record: rec, Data: u.Data, Fields: map[string][]translate.Remote{}, Size: -1}
-	rt, ok := s.sp.Find("record.update", t)
+	rt, ok := s.sp.Find(translate.OpRecordUpdate, t)
 	if !ok {
 		return upstream.Record{}, s.unsupported("update a record")
 	}
