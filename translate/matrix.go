@@ -19,12 +19,33 @@ func (s *Speaker) UpstreamCapabilities() []Means {
 
 // uses is what a client route relies on an upstream for: its operation's
 // capabilities, with a create that carries no content making a
-// placeholder instead.
+// placeholder instead, and a record update that always makes its record
+// needing that.
 func uses(r *compiledRoute) []Capability {
-	if r.op.Op == OpCreate && r.byTarget["content"] == nil {
+	switch {
+	case r.op.Op == OpCreate && r.byTarget["content"] == nil:
 		return []Capability{CapPlaceholder, CapList}
+	case r.op.Op == OpRecordUpdate && makesRecordID(r):
+		return append([]Capability{CapRecordCreate}, r.op.Uses...)
 	}
 	return r.op.Uses
+}
+
+// usesSometimes is what a client route relies on an upstream for in some
+// requests only: a record update that leaves a file out of a field
+// deletes it, and one that names a record not there yet makes it.
+func usesSometimes(r *compiledRoute) []Capability {
+	if r.op.Op != OpRecordUpdate {
+		return nil
+	}
+	var out []Capability
+	if carriesFiles(r) {
+		out = append(out, CapDelete)
+	}
+	if !r.spec.RequireRecord && !makesRecordID(r) {
+		out = append(out, CapRecordCreate)
+	}
+	return out
 }
 
 // UpstreamMatrix renders, as Markdown, which client routes work in front
@@ -49,9 +70,10 @@ func (c *Config) UpstreamMatrix() string {
 		}
 		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
 	}
-	b.WriteString("\nappend (EspoCRM's chunked upload) is composed by the gateway in front of any upstream: it holds the chunks, each fsynced before it is acknowledged, and sends the whole file with the upstream's create when the last one is in. It works wherever create does.\n\n")
+	b.WriteString("\n\"gateway\": the upstream dialect has no way to hold it, so the gateway keeps it in its own data dir and joins it with the upstream's answers on every read: placeholders (files without content) as metadata, and record data with the order of each field's files, where the dialect has no record update.\n\n")
+	b.WriteString("append (EspoCRM's chunked upload) is composed by the gateway in front of any upstream: it holds the chunks, each fsynced before it is acknowledged, and sends the whole file with the upstream's create when the last one is in. It works wherever create does. Likewise an upload linked to no record (EspoCRM's first step) is held, fsynced, where the upstream's upload names its record, and sent when a record update links it.\n\n")
 	b.WriteString("## Client routes that do not work in front of an upstream\n\n")
-	b.WriteString("A client route works when the upstream can do every operation it needs; the others answer the client's own 'unsupported' error (501, or the dialect's nearest status) naming what the upstream lacks.\n\n")
+	b.WriteString("A client route works when the upstream can do every operation it needs; the others answer the client's own 'unsupported' error (501, or the dialect's nearest status) naming what the upstream lacks. \"partly\" marks a route that works but for the requests that need what is named: a record update that leaves a file out of a field (delete), or that names a record the upstream does not have yet (record.create).\n\n")
 	b.WriteString("| client \\ upstream | " + strings.Join(c.Dialects(), " | ") + " |\n")
 	b.WriteString("|---" + strings.Repeat("|---", len(c.dialects)) + "|\n")
 	for _, client := range c.dialects {
@@ -59,11 +81,25 @@ func (c *Config) UpstreamMatrix() string {
 		for _, up := range c.dialects {
 			var missing []string
 			for _, r := range client.routes {
+				full := false
 				for _, need := range uses(r) {
 					if !up.caps[need].OK() {
 						missing = append(missing, fmt.Sprintf("%s (%s)", r.spec.Name, need))
+						full = true
 						break
 					}
+				}
+				if full {
+					continue
+				}
+				var partly []string
+				for _, need := range usesSometimes(r) {
+					if !up.caps[need].OK() {
+						partly = append(partly, string(need))
+					}
+				}
+				if len(partly) > 0 {
+					missing = append(missing, fmt.Sprintf("%s (partly: %s)", r.spec.Name, strings.Join(partly, " and ")))
 				}
 			}
 			cell := "all work"

@@ -21,8 +21,8 @@ func TestUpstreamMatrixIsCurrent(t *testing.T) {
 func TestUpstreamCapabilities(t *testing.T) {
 	cfg := repoRoutes(t)
 	want := map[string]map[string]string{
-		"nimblex":         {"create": "direct", "download": "direct", "stat": "via list", "record.update": "no"},
-		"transactionlink": {"download": "via link", "placeholder": "no"},
+		"nimblex":         {"create": "direct", "download": "direct", "stat": "via list", "record.update": "gateway"},
+		"transactionlink": {"download": "via link", "placeholder": "gateway"},
 		"espocrm":         {"delete": "via record.update", "list": "via record.get"},
 		"mediapocket":     {"create": "no", "placeholder": "direct", "download": "no"},
 		"infolobby":       {"list": "via record.get", "record.update": "direct"},

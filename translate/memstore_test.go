@@ -51,7 +51,10 @@ func newMemStore() *memStore {
 }
 
 func TestMemStoreConformance(t *testing.T) {
-	storetest.Run(t, func(*testing.T) upstream.Store { return newMemStore() })
+	// The test double implements only the required Store methods.
+	storetest.Run(t, func(*testing.T) upstream.Store { return newMemStore() }, storetest.Options{Skips: []string{
+		"AppendChunks", "AppendConcurrent", "AppendMoved", "AppendOver", "AppendRefused", "AppendUnlinked",
+		"ExpireUnlinked", "ReadRecord"}})
 }
 
 func (s *memStore) Create(ctx context.Context, na upstream.NewAttachment, content io.Reader) (upstream.Attachment, error) {

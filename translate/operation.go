@@ -146,11 +146,13 @@ const (
 	CapDelete       Capability = "delete"
 	CapRecordGet    Capability = "record.get"
 	CapRecordUpdate Capability = "record.update"
+	// CapRecordCreate: make a record under an id the gateway names.
+	CapRecordCreate Capability = "record.create"
 )
 
 // Capabilities lists every upstream capability in the matrix's order.
 func Capabilities() []Capability {
-	return []Capability{CapCreate, CapPlaceholder, CapList, CapStat, CapDownload, CapDelete, CapRecordGet, CapRecordUpdate}
+	return []Capability{CapCreate, CapPlaceholder, CapList, CapStat, CapDownload, CapDelete, CapRecordGet, CapRecordUpdate, CapRecordCreate}
 }
 
 // capabilityWays says how an upstream may do each capability: with a
@@ -164,6 +166,9 @@ var capabilityWays = []struct {
 	via []Capability
 	// composable reports whether the dialect allows the composition.
 	composable func(d *compiledDialect) bool
+	// gateway reports whether, where the upstream has no way, the gateway
+	// keeps what the capability makes in its own data dir (upstream/remote).
+	gateway func(d *compiledDialect) bool
 }{
 	{cap: CapCreate, direct: func(d *compiledDialect) bool {
 		return d.some(func(r *compiledRoute) bool { return r.op.Op == OpCreate && r.byTarget["content"] != nil })
@@ -174,7 +179,7 @@ var capabilityWays = []struct {
 	// for chunks to fill, which is appending, not a placeholder.
 	{cap: CapPlaceholder, direct: func(d *compiledDialect) bool {
 		return d.some(func(r *compiledRoute) bool { return r.op.Op == OpCreate && carriesContent(r, &Target{}) })
-	}},
+	}, gateway: always},
 	{cap: CapList, direct: hasOp(OpList), via: []Capability{CapRecordGet}},
 	{cap: CapStat, direct: hasOp(OpStat), via: []Capability{CapList}},
 	{cap: CapDownload, direct: hasOp(OpDownload), via: []Capability{capLink}},
@@ -185,13 +190,31 @@ var capabilityWays = []struct {
 			return d.some(func(r *compiledRoute) bool { return r.op.Op == OpRecordUpdate && carriesFiles(r) })
 		}},
 	{cap: CapRecordGet, direct: hasOp(OpRecordGet), via: []Capability{CapList}},
-	{cap: CapRecordUpdate, direct: hasOp(OpRecordUpdate)},
+	{cap: CapRecordUpdate, direct: hasOp(OpRecordUpdate), gateway: always},
+	// A record update that makes the record it names where it is missing;
+	// where the dialect has no record update at all, the gateway keeps
+	// records, new ones too. A dialect that makes its own record ids
+	// (EspoCRM's record create) can do neither.
+	{cap: CapRecordCreate, direct: func(d *compiledDialect) bool {
+		return d.some(func(r *compiledRoute) bool {
+			return r.op.Op == OpRecordUpdate && !r.spec.RequireRecord && !makesRecordID(r)
+		})
+	}, gateway: func(d *compiledDialect) bool { return !hasOp(OpRecordUpdate)(d) }},
 	// capLink is no capability of its own, only a way to download.
 	{cap: capLink, direct: hasOp(OpLink)},
 }
 
 // capLink names an upstream's presigned-link route as a way to download.
 const capLink Capability = "link"
+
+func always(*compiledDialect) bool { return true }
+
+// makesRecordID reports whether the route names a new record with an id
+// the gateway makes (from: new_id), so it always creates one.
+func makesRecordID(r *compiledRoute) bool {
+	b := r.byTarget["record.id"]
+	return b != nil && b.source == "new_id"
+}
 
 func hasOp(op Op) func(d *compiledDialect) bool {
 	return func(d *compiledDialect) bool {
@@ -216,18 +239,24 @@ type Means struct {
 	Direct bool
 	// Via names the capability it is composed from, when not direct.
 	Via Capability
+	// Gateway: the upstream has no way, and the gateway keeps what the
+	// capability makes in its own data dir, joined with the upstream's
+	// answers on every read.
+	Gateway bool
 }
 
-// OK reports whether the upstream can do the capability at all.
-func (m Means) OK() bool { return m.Direct || m.Via != "" }
+// OK reports whether the capability can be had in front of the upstream.
+func (m Means) OK() bool { return m.Direct || m.Via != "" || m.Gateway }
 
-// String is the matrix's word for it: direct, via X, or no.
+// String is the matrix's word for it: direct, via X, gateway, or no.
 func (m Means) String() string {
 	switch {
 	case m.Direct:
 		return "direct"
 	case m.Via != "":
 		return "via " + string(m.Via)
+	case m.Gateway:
+		return "gateway"
 	}
 	return "no"
 }
@@ -247,11 +276,12 @@ func capabilitiesOf(d *compiledDialect) map[Capability]Means {
 			continue
 		}
 		for _, v := range w.via {
-			if out[v].OK() {
+			if out[v].Direct || out[v].Via != "" {
 				m.Via = v
 				break
 			}
 		}
+		m.Gateway = m.Via == "" && w.gateway != nil && w.gateway(d)
 		out[w.cap] = m
 	}
 	return out

@@ -9,7 +9,7 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) upstream.Store { return openStore(t, t.TempDir()) })
+	storetest.Run(t, func(t *testing.T) upstream.Store { return openStore(t, t.TempDir()) }, storetest.Options{})
 }
 
 // openStore opens the store in dir and closes it when the test ends.

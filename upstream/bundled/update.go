@@ -22,7 +22,7 @@ func (s *Store) UpdateRecord(ctx context.Context, ref upstream.RecordRef, u upst
 	if err != nil {
 		return upstream.Record{}, err
 	}
-	patch, err := parseData(u.Data)
+	patch, err := upstream.ParseRecordData(u.Data)
 	if err != nil {
 		return upstream.Record{}, err
 	}
@@ -41,7 +41,7 @@ func (s *Store) UpdateRecord(ctx context.Context, ref upstream.RecordRef, u upst
 			return err
 		}
 		if patch != nil {
-			if r.Data, err = mergeData(r.Data, patch); err != nil {
+			if r.Data, err = upstream.MergeRecordData(r.Data, patch); err != nil {
 				return err
 			}
 			if err := m.putRecord(r); err != nil {

@@ -1,7 +1,9 @@
 package remote
 
 import (
+	"slices"
 	"sort"
+	"time"
 
 	"github.com/dragoman-gw/dragoman/translate"
 	"github.com/dragoman-gw/dragoman/upstream"
@@ -17,19 +19,53 @@ func (s *Store) canonical(rs []translate.Remote) ([]upstream.Attachment, error) 
 }
 
 // canonicalWith is canonical with attachments the upstream does not have
-// yet (held uploads) placed after each field's upstream files.
+// (held uploads) placed among each field's upstream files by when they
+// were made.
 func (s *Store) canonicalWith(rs []translate.Remote, more []upstream.Attachment) ([]upstream.Attachment, error) {
 	out, err := s.canonicalEach(rs)
 	if err != nil {
 		return nil, err
 	}
-	out = orderByField(append(out, more...))
+	if len(more) > 0 {
+		out = s.mergeHeld(out, more)
+	}
+	out = orderByField(out)
 	pos := map[string]int64{}
 	for i := range out {
 		out[i].Position = pos[out[i].Field]
 		pos[out[i].Field]++
 	}
 	return out, nil
+}
+
+// mergeHeld puts each held attachment before the first upstream file of
+// its field that the gateway saw made after it. The gateway's own times
+// are compared, not the upstream's, which some dialects round to seconds.
+func (s *Store) mergeHeld(out, more []upstream.Attachment) []upstream.Attachment {
+	ids := make([]string, len(out))
+	for i, a := range out {
+		ids[i] = a.ID
+	}
+	extras := s.ids.extras(ids)
+	born := func(a upstream.Attachment) time.Time {
+		if x := extras[a.ID]; x != nil && !x.Created.IsZero() {
+			return x.Created
+		}
+		return a.Created
+	}
+	held := slices.Clone(more)
+	sort.SliceStable(held, func(i, j int) bool { return held[i].Created.Before(held[j].Created) })
+	for _, h := range held {
+		at := len(out)
+		for i, a := range out {
+			if a.Field == h.Field && born(a).After(h.Created) {
+				at = i
+				break
+			}
+		}
+		out = slices.Insert(out, at, h)
+	}
+	return out
 }
 
 // canonicalEach is canonical without positions, in the upstream's order.

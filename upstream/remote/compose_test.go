@@ -238,15 +238,24 @@ func TestUpdateRecordWithContent(t *testing.T) {
 					t.Fatalf("Stat of a pruned file: %v", err)
 				}
 			}
-			// Taking another record's file is not something the dialect's
-			// record update does: refused before anything is sent.
+			// Another record's file is made again here, under the id its
+			// clients know, and leaves its old record.
 			x := mustCreate(t, s, tables("elsewhere"), "files", "x", "x")
-			_, err = s.UpdateRecord(ctx, rec, upstream.RecordUpdate{Fields: map[string][]string{"files": {b.ID, x.ID}}})
-			if !upstream.IsKind(err, upstream.KindUnsupported) {
-				t.Fatalf("move from another record: %v, want unsupported", err)
+			if _, err := s.UpdateRecord(ctx, rec, upstream.RecordUpdate{Fields: map[string][]string{"files": {b.ID, x.ID}}}); err != nil {
+				t.Fatalf("move from another record: %v", err)
 			}
-			if got, want := listIDs(t, s, rec), []string{b.ID, d.ID}; !slices.Equal(got, want) {
-				t.Fatalf("after a refused update %v, want %v", got, want)
+			if got, want := listIDs(t, s, rec), []string{b.ID, x.ID, d.ID}; !slices.Equal(got, want) {
+				t.Fatalf("after the move %v, want %v", got, want)
+			}
+			up, _ = back.List(ctx, rec)
+			if got := names(up); !slices.Equal(got, []string{"files/b", "files/x", "other/d"}) {
+				t.Fatalf("upstream holds %v after the move", got)
+			}
+			if left, _ := back.List(ctx, tables("elsewhere")); len(left) != 0 {
+				t.Fatalf("the record moved from still holds %v upstream", names(left))
+			}
+			if got := readAll(t, s, x.ID); got != "x" {
+				t.Fatalf("moved content %q", got)
 			}
 			wantData(t, s, rec, `{"k":1}`)
 		})

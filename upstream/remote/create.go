@@ -3,7 +3,6 @@ package remote
 import (
 	"context"
 	"io"
-	"time"
 
 	"github.com/dragoman-gw/dragoman/translate"
 	"github.com/dragoman-gw/dragoman/upstream"
@@ -39,6 +38,11 @@ func (s *Store) Create(ctx context.Context, na upstream.NewAttachment, content i
 	content = &ctxReader{r: content, ctx: ctx}
 	t := s.newTarget(na, content)
 	rt, ok := s.sp.Find(translate.OpCreate, t)
+	if !ok && na.Record.ID == "" {
+		// The upstream's upload names its record: the gateway holds the
+		// file until a record update links it (keep.go).
+		return s.keepUnlinked(ctx, na, content)
+	}
 	if !ok {
 		return upstream.Attachment{}, s.unsupported("create a file %s", placeDesc(na.Record))
 	}
@@ -83,7 +87,9 @@ func (s *Store) createPlaceholder(ctx context.Context, na upstream.NewAttachment
 	t := s.newTarget(na, nil)
 	rt, ok := s.sp.Find(translate.OpCreate, t)
 	if !ok {
-		return upstream.Attachment{}, s.unsupported("create a file without content %s", placeDesc(na.Record))
+		// The upstream's upload is its content: the gateway keeps the
+		// placeholder (keep.go).
+		return s.keepPlaceholder(ctx, na)
 	}
 	return s.send(ctx, &na, rt, t, nil)
 }
@@ -139,6 +145,9 @@ func changed(rt *translate.Route, target, sent, now string) bool {
 func (s *Store) send(ctx context.Context, na *upstream.NewAttachment, rt *translate.Route, t *translate.Target, digest *digester) (upstream.Attachment, error) {
 	sent := *t
 	p, err := s.call(ctx, rt, t)
+	if upstream.IsKind(err, upstream.KindNotFound) && rt.RequiresRecord() {
+		return upstream.Attachment{}, s.unsupported("make a record: %s/%s is not there", na.Record.Collection, na.Record.ID)
+	}
 	if err != nil {
 		return upstream.Attachment{}, err
 	}
@@ -146,10 +155,7 @@ func (s *Store) send(ctx context.Context, na *upstream.NewAttachment, rt *transl
 	if err != nil {
 		return upstream.Attachment{}, err
 	}
-	now := time.Now().UTC()
-	r.Extra = &upstream.Attachment{Field: na.Field, Type: na.Type, Tags: na.Tags, Title: na.Title,
-		Description: na.Description, Category: na.Category, Status: na.Status, ExternalID: na.ExternalID,
-		Owner: na.Owner, Created: now, Modified: now}
+	r.Extra = newExtra(*na)
 	if digest != nil {
 		r.Extra.SHA256, r.Extra.MD5 = digest.sums()
 		r.Extra.Size = digest.n

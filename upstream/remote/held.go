@@ -30,11 +30,17 @@ import (
 // has the whole file; if sending fails, that chunk is cut off again and
 // the client can send it once more.
 
-// held is what the id map keeps of a chunked upload the gateway holds.
+// held is what the id map keeps of an upload the gateway holds: a chunked
+// one until its last chunk, or one the upstream cannot take yet (keep.go).
 type held struct {
 	Expected int64 `json:"expected"`
 	Size     int64 `json:"size"`
+	// Placeholder: a file without content, which only metadata is kept of.
+	Placeholder bool `json:"placeholder,omitempty"`
 }
+
+// whole reports whether all the held upload's bytes are in.
+func (h *held) whole() bool { return !h.Placeholder && h.Size == h.Expected }
 
 var _ upstream.Appender = (*Store)(nil)
 
@@ -107,7 +113,9 @@ func (s *Store) createHeld(ctx context.Context, na upstream.NewAttachment) (upst
 			return upstream.Attachment{}, err
 		}
 	}
-	rt, ok := s.sp.Find(translate.OpCreate, s.newTarget(na, eofReader{}))
+	// An upload linked to no record goes upstream once a record update
+	// links it (keep.go): what counts is that the upstream can take it then.
+	rt, ok := s.createsAt(na)
 	if !ok {
 		return upstream.Attachment{}, s.unsupported("create a file %s", placeDesc(na.Record))
 	}
@@ -117,12 +125,11 @@ func (s *Store) createHeld(ctx context.Context, na upstream.NewAttachment) (upst
 	if err := s.ensureRecord(ctx, na.Record); err != nil {
 		return upstream.Attachment{}, err
 	}
+	if err := s.keepRecord(na.Record); err != nil {
+		return upstream.Attachment{}, err
+	}
 	s.sweepHeld()
-	now := time.Now().UTC()
-	r := ref{Record: na.Record, Field: na.Field, Name: na.Name, Held: &held{Expected: na.ExpectedSize},
-		Extra: &upstream.Attachment{Field: na.Field, Type: na.Type, Tags: na.Tags, Title: na.Title,
-			Description: na.Description, Category: na.Category, Status: na.Status, ExternalID: na.ExternalID,
-			Owner: na.Owner, Created: now, Modified: now}}
+	r := ref{Record: na.Record, Field: na.Field, Name: na.Name, Held: &held{Expected: na.ExpectedSize}, Extra: newExtra(na)}
 	id, err := s.ids.hold(r)
 	if err != nil {
 		return upstream.Attachment{}, err
@@ -163,14 +170,18 @@ type eofReader struct{}
 func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 // heldAttachment describes a held upload as the Store contract describes
-// a partial one: its size so far, no content and no digests yet.
+// it: a whole one as a file with content and digests, a partial one or a
+// placeholder with its size so far and no content nor digests yet.
 func heldAttachment(id string, r ref) upstream.Attachment {
 	a := upstream.Attachment{}
 	if r.Extra != nil {
 		a = *r.Extra
 	}
 	a.ID, a.Record, a.Field, a.Name = id, r.Record, r.Field, r.Name
-	a.Size, a.HasContent, a.SHA256, a.MD5 = r.Held.Size, false, "", ""
+	a.Size, a.HasContent = r.Held.Size, r.Held.whole()
+	if !a.HasContent {
+		a.SHA256, a.MD5 = "", ""
+	}
 	return a
 }
 
@@ -182,7 +193,7 @@ func (s *Store) Append(ctx context.Context, id string, content io.Reader) (upstr
 	if err != nil {
 		return upstream.Attachment{}, err
 	}
-	if r.Held == nil {
+	if r.Held == nil || r.Held.Placeholder || r.Held.whole() {
 		return upstream.Attachment{}, upstream.Errorf(upstream.KindConflict, "attachment is not a chunked upload still being made")
 	}
 	h := *r.Held
@@ -222,6 +233,11 @@ func (s *Store) Append(ctx context.Context, id string, content io.Reader) (upstr
 		}
 		return heldAttachment(id, r), nil
 	}
+	if _, ok := s.sp.Find(translate.OpCreate, s.newTarget(s.heldNew(r), eofReader{})); !ok && r.Record.ID == "" {
+		// Linked to no record, where the upstream's upload names one:
+		// whole now, and held until a record update links it.
+		return s.keepWhole(id, r, f, size)
+	}
 	a, err := s.sendHeld(ctx, id, r, f)
 	if err != nil {
 		// The last chunk is not acknowledged: it may come again.
@@ -231,6 +247,29 @@ func (s *Store) Append(ctx context.Context, id string, content io.Reader) (upstr
 	f.Close()
 	_ = os.Remove(s.heldPath(id))
 	return a, nil
+}
+
+// keepWhole records that a held upload's last chunk is in, with its
+// digests, when it cannot be sent yet.
+func (s *Store) keepWhole(id string, r ref, f *os.File, size int64) (upstream.Attachment, error) {
+	sha, md, err := hashHeld(f, size)
+	if err == nil {
+		err = s.ids.update(id, func(r *ref) {
+			r.Held.Size = size
+			if r.Extra != nil {
+				r.Extra.SHA256, r.Extra.MD5, r.Extra.Modified = sha, md, time.Now().UTC()
+			}
+		})
+	}
+	if err != nil {
+		_ = f.Truncate(r.Held.Size)
+		return upstream.Attachment{}, upstream.Wrap(upstream.KindInternal, err, "hold the upload")
+	}
+	r, err = s.ids.lookup(id)
+	if err != nil {
+		return upstream.Attachment{}, err
+	}
+	return heldAttachment(id, r), nil
 }
 
 // openHeld opens the file of a held upload whose acknowledged chunks come
@@ -275,15 +314,20 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// sendHeld creates the whole file upstream and gives it the held upload's
-// id.
-func (s *Store) sendHeld(ctx context.Context, id string, r ref, f *os.File) (upstream.Attachment, error) {
+// heldNew is the new attachment a held upload becomes upstream.
+func (s *Store) heldNew(r ref) upstream.NewAttachment {
 	na := upstream.NewAttachment{Record: r.Record, Field: r.Field, Name: r.Name}
 	if x := r.Extra; x != nil {
 		na.Type, na.Tags, na.Title, na.Description = x.Type, x.Tags, x.Title, x.Description
 		na.Category, na.Status, na.ExternalID, na.Owner = x.Category, x.Status, x.ExternalID, x.Owner
 	}
-	a, err := s.Create(ctx, na, io.NewSectionReader(f, 0, r.Held.Expected))
+	return na
+}
+
+// sendHeld creates the whole file upstream and gives it the held upload's
+// id.
+func (s *Store) sendHeld(ctx context.Context, id string, r ref, f *os.File) (upstream.Attachment, error) {
+	a, err := s.Create(ctx, s.heldNew(r), io.NewSectionReader(f, 0, r.Held.Expected))
 	if err != nil {
 		return upstream.Attachment{}, err
 	}
@@ -344,6 +388,11 @@ func (s *Store) sweepHeld() {
 		if r.Extra == nil || !r.Extra.Modified.Before(cutoff) {
 			continue
 		}
+		if r.Record.ID != "" && (r.Held.Placeholder || r.Held.whole()) {
+			// A record's placeholder lives as long as its record; a
+			// whole upload linked to a record waits to be sent.
+			continue
+		}
 		// A chunk on its way (a late one) keeps its upload.
 		unlock, ok := s.heldLocks.tryLock(id)
 		if !ok {
@@ -378,11 +427,18 @@ func (s *Store) removeStrayHeld() error {
 
 // hold records a new held upload under a fresh canonical id.
 func (m *idMap) hold(r ref) (string, error) {
-	var id string
+	id, err := newID()
+	if err != nil {
+		return "", upstream.Wrap(upstream.KindInternal, err, "make an id")
+	}
+	return id, m.holdAs(id, r)
+}
+
+// holdAs records a new held upload under id, made by newID.
+func (m *idMap) holdAs(id string, r ref) error {
 	err := m.write(func(tx *bolt.Tx) error {
-		var err error
-		if id, err = newID(); err != nil {
-			return err
+		if tx.Bucket(bucketByID).Get([]byte(id)) != nil {
+			return fmt.Errorf("id %s is taken", id)
 		}
 		if err := tx.Bucket(bucketHeld).Put([]byte(id), nil); err != nil {
 			return err
@@ -390,10 +446,10 @@ func (m *idMap) hold(r ref) (string, error) {
 		return putRef(tx.Bucket(bucketByID), id, r)
 	})
 	if err != nil {
-		return "", upstream.Wrap(upstream.KindInternal, err, "record held upload")
+		return upstream.Wrap(upstream.KindInternal, err, "record held upload")
 	}
 	m.heldCount.Add(1)
-	return id, nil
+	return nil
 }
 
 // heldRefs returns every held upload by id. It reads nothing while none is
@@ -419,6 +475,21 @@ func (m *idMap) heldRefs() map[string]ref {
 // made the held upload's id instead, in one commit: the client keeps the
 // id it was given for the placeholder.
 func (m *idMap) adopt(id, made string) error {
+	if err := m.move(id, made, true); err != nil {
+		return err
+	}
+	m.heldCount.Add(-1)
+	return nil
+}
+
+// rebind gives the upstream object just created under the canonical id
+// made the id of the object it replaces (a file made again elsewhere).
+func (m *idMap) rebind(id, made string) error { return m.move(id, made, false) }
+
+// move makes id name the upstream object made was minted for, in one
+// commit, keeping id's creation time; wasHeld drops id from the held
+// uploads.
+func (m *idMap) move(id, made string, wasHeld bool) error {
 	err := m.write(func(tx *bolt.Tx) error {
 		byKey, byID := tx.Bucket(bucketByKey), tx.Bucket(bucketByID)
 		r, ok := getRef(byID, []byte(made))
@@ -426,7 +497,7 @@ func (m *idMap) adopt(id, made string) error {
 			return fmt.Errorf("created file %s is not in the id map", made)
 		}
 		if prev, ok := getRef(byID, []byte(id)); ok && prev.Extra != nil && r.Extra != nil {
-			r.Extra.Created = prev.Extra.Created // made when the placeholder was
+			r.Extra.Created = prev.Extra.Created // made when the first was
 		}
 		if err := byID.Delete([]byte(made)); err != nil {
 			return err
@@ -434,14 +505,15 @@ func (m *idMap) adopt(id, made string) error {
 		if err := byKey.Put(r.key(), []byte(id)); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketHeld).Delete([]byte(id)); err != nil {
-			return err
+		if wasHeld {
+			if err := tx.Bucket(bucketHeld).Delete([]byte(id)); err != nil {
+				return err
+			}
 		}
 		return putRef(byID, id, r)
 	})
 	if err != nil {
 		return upstream.Wrap(upstream.KindInternal, err, "record upstream ids")
 	}
-	m.heldCount.Add(-1)
 	return nil
 }

@@ -28,6 +28,9 @@ type idMap struct {
 	// heldCount is how many chunked uploads are held (held.go), so that
 	// listings look for them only when there are some.
 	heldCount atomic.Int64
+	// recordCount is how many records the gateway keeps (records.go),
+	// likewise.
+	recordCount atomic.Int64
 	// gen counts the commits; known holds what listings found, good only
 	// while gen has not moved since it was read.
 	gen   atomic.Uint64
@@ -196,7 +199,7 @@ func openIDMap(path string) (*idMap, error) {
 		return nil, fmt.Errorf("open id map %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketByKey, bucketByID, bucketHeld} {
+		for _, b := range [][]byte{bucketByKey, bucketByID, bucketHeld, bucketRecords} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -210,6 +213,7 @@ func openIDMap(path string) (*idMap, error) {
 	m := &idMap{db: db}
 	_ = db.View(func(tx *bolt.Tx) error {
 		m.heldCount.Store(int64(tx.Bucket(bucketHeld).Stats().KeyN))
+		m.recordCount.Store(int64(tx.Bucket(bucketRecords).Stats().KeyN))
 		return nil
 	})
 	return m, nil
@@ -505,4 +509,23 @@ func (m *idMap) claimed(r ref) bool {
 		return nil
 	})
 	return found
+}
+
+// unlinkedBefore lists the ids of objects linked to no record, held or
+// upstream, that the gateway made before cutoff.
+func (m *idMap) unlinkedBefore(cutoff time.Time) []string {
+	var out []string
+	_ = m.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketByID).ForEach(func(k, v []byte) error {
+			var r ref
+			if json.Unmarshal(v, &r) != nil || r.Record.ID != "" || r.Deleted || r.Extra == nil {
+				return nil
+			}
+			if r.Extra.Created.Before(cutoff) {
+				out = append(out, string(k))
+			}
+			return nil
+		})
+	})
+	return out
 }

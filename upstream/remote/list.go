@@ -15,16 +15,40 @@ func (s *Store) List(ctx context.Context, rec upstream.RecordRef) ([]upstream.At
 		return nil, upstream.Errorf(upstream.KindNotFound, "record not found")
 	}
 	held := s.heldIn(rec)
+	lr, kept, err := s.ids.localRecord(rec)
+	if err != nil {
+		return nil, err
+	}
 	rs, err := s.listRemote(ctx, rec, true)
-	if upstream.IsKind(err, upstream.KindNotFound) && len(held) > 0 {
+	if upstream.IsKind(err, upstream.KindNotFound) && (len(held) > 0 || kept) {
 		// The upstream has no such record until a file reaches it, but
-		// the gateway holds one for it.
+		// the gateway holds one for it, or keeps the record itself.
 		rs, err = nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	return s.canonicalWith(rs, held)
+	return s.join(rec, rs, held, lr)
+}
+
+// join makes the canonical listing of a record from the upstream's
+// listing and what the gateway holds and keeps of it.
+func (s *Store) join(rec upstream.RecordRef, rs []translate.Remote, held []upstream.Attachment, lr localRecord) ([]upstream.Attachment, error) {
+	atts, err := s.canonicalWith(rs, held)
+	if err != nil {
+		return nil, err
+	}
+	return lr.ordered(atts), nil
+}
+
+// joinKnown is join for a record whose held uploads and kept record are
+// still to be read.
+func (s *Store) joinKnown(rec upstream.RecordRef, rs []translate.Remote) ([]upstream.Attachment, error) {
+	lr, _, err := s.ids.localRecord(rec)
+	if err != nil {
+		return nil, err
+	}
+	return s.join(rec, rs, s.heldIn(rec), lr)
 }
 
 // listRemote lists a record's files as the upstream reports them. A record
@@ -105,7 +129,17 @@ func (s *Store) GetRecord(ctx context.Context, rec upstream.RecordRef) (upstream
 		}
 		return upstream.Record{Ref: rec, Data: p.Data}, nil
 	}
+	lr, kept, err := s.ids.localRecord(rec)
+	if err != nil {
+		return upstream.Record{}, err
+	}
+	if kept {
+		return upstream.Record{Ref: rec, Data: lr.Data}, nil
+	}
 	if _, err := s.listRemote(ctx, rec, false); err != nil {
+		if upstream.IsKind(err, upstream.KindNotFound) && len(s.heldIn(rec)) > 0 {
+			return upstream.Record{Ref: rec}, nil
+		}
 		return upstream.Record{}, err
 	}
 	return upstream.Record{Ref: rec}, nil
@@ -114,7 +148,19 @@ func (s *Store) GetRecord(ctx context.Context, rec upstream.RecordRef) (upstream
 // Stat finds an attachment: through the dialect's stat call where it has
 // one, else in its record's listing.
 func (s *Store) Stat(ctx context.Context, id string) (upstream.Attachment, error) {
-	a, _, err := s.stat(ctx, id)
+	a, r, err := s.stat(ctx, id)
+	if err == nil && r.Held != nil && a.Record.ID != "" {
+		// A held file's place in its field is among the upstream's files;
+		// while the upstream cannot say, the file is still the gateway's
+		// to describe.
+		if atts, lerr := s.List(ctx, a.Record); lerr == nil {
+			for _, l := range atts {
+				if l.ID == id {
+					a.Position = l.Position
+				}
+			}
+		}
+	}
 	return a, err
 }
 
@@ -135,14 +181,10 @@ func (s *Store) stat(ctx context.Context, id string) (upstream.Attachment, ref, 
 		r, err = s.ids.lookup(id) // its address, as the answer just told
 		return a, r, err
 	}
-	rs, err := s.listRemote(ctx, r.Record, true)
+	atts, err := s.List(ctx, r.Record)
 	if upstream.IsKind(err, upstream.KindNotFound) {
 		return upstream.Attachment{}, ref{}, notFound()
 	}
-	if err != nil {
-		return upstream.Attachment{}, ref{}, err
-	}
-	atts, err := s.canonical(rs)
 	if err != nil {
 		return upstream.Attachment{}, ref{}, err
 	}
@@ -193,7 +235,7 @@ func (s *Store) statDirect(ctx context.Context, id string, r ref) (upstream.Atta
 	if err != nil {
 		return upstream.Attachment{}, err
 	}
-	listed, err := s.canonical(rs)
+	listed, err := s.joinKnown(a.Record, rs)
 	if err != nil {
 		return upstream.Attachment{}, err
 	}

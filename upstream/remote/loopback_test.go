@@ -25,11 +25,40 @@ func TestConformanceThroughEachDialect(t *testing.T) {
 	for _, dialect := range cfg.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
+			opts, ok := conformance[dialect]
+			if !ok {
+				t.Fatalf("no conformance options for dialect %s", dialect)
+			}
 			storetest.Run(t, func(t *testing.T) upstream.Store {
 				return loopback(t, cfg, dialect)
-			})
+			}, opts)
 		})
 	}
+}
+
+// conformance says, per upstream dialect, where the suite writes and which
+// cases it skips, each for what the dialect cannot hold at all. No remote
+// store reads a record and its files as of one moment (ReadRecord): they
+// are two upstream calls.
+var conformance = map[string]storetest.Options{
+	// EspoCRM makes its own record ids: a record the gateway names
+	// cannot be made there.
+	"espocrm": {Skips: []string{"ReadRecord", "AppendMoved", "AppendUnlinked", "UnlinkedLink",
+		"UpdateRecordBadData", "UpdateRecordCreates"}},
+	// InfoLobby caps a file at 10 MiB (LargeStream sends 64).
+	"infolobby": {Skips: []string{"ReadRecord", "LargeStream"}},
+	// Nimblex addresses a file by its name: two of one name cannot be.
+	"nimblex":         {Skips: []string{"ReadRecord", "ReplaceSameName"}},
+	"transactionlink": {Skips: []string{"ReadRecord"}},
+	// Media Pocket knows assets and projects only, and its attachments
+	// are metadata without content, in records it makes itself.
+	"mediapocket": {Collection: "assets", Skips: []string{"AppendChunks", "AppendConcurrent", "AppendMoved",
+		"AppendOver", "AppendRefused", "AppendUnlinked", "CancelledContext", "ConcurrentCreate", "DeleteTwice",
+		"ExpireUnlinked", "FailingReader", "FinishError", "FinishMetadata", "FinishNotCalled", "FinishPlace",
+		"FinishValidated", "GetRecordUnknown", "LargeStream", "ListOrder", "ListUnknownRecord", "MalformedID",
+		"MaxSize", "Placeholder", "ReadRecord", "RecordOutlivesItsFiles", "ReplaceSameName", "Seek", "UnknownID",
+		"Unlinked", "UnlinkedLink", "UpdateRecordData", "UpdateRecordDeletesUnlisted", "UpdateRecordMove",
+		"UpdateRecordReorder", "UpdateRecordUnknownID"}},
 }
 
 const upstreamToken = "upstream-secret"

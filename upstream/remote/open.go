@@ -22,6 +22,18 @@ func (s *Store) Open(ctx context.Context, id string) (upstream.Attachment, upstr
 	if !att.HasContent {
 		return upstream.Attachment{}, nil, upstream.Errorf(upstream.KindNotFound, "attachment has no content yet")
 	}
+	if r.Held != nil {
+		// Whole, and held until the upstream can take it (keep.go).
+		c, err := s.openHeldContent(id, r)
+		if err != nil {
+			if now, lerr := s.ids.lookup(id); lerr == nil && now.Held == nil {
+				// Sent upstream between the look-up and the open.
+				return s.Open(ctx, id)
+			}
+			return upstream.Attachment{}, nil, err
+		}
+		return att, c, nil
+	}
 	t := s.target(r)
 	if rt, ok := s.sp.Find(translate.OpDownload, t); ok && !rt.RawContent() {
 		// The bytes come inside a JSON answer (InfoLobby's base64, capped

@@ -84,10 +84,10 @@ func wantComplete(t *testing.T, s upstream.Store, id string, content []byte) ups
 	return st
 }
 
-func testAppendChunks(t *testing.T, s upstream.Store) {
+func testAppendChunks(t *testing.T, s upstream.Store, o Options) {
 	ctx := context.Background()
 	app := appender(t, s)
-	rec := ref("chunked")
+	rec := o.ref("chunked")
 	content := patterned(300<<10 + 17)
 	// The middle chunk is longer than one 256 KiB copy buffer.
 	cuts := []int{1000, 1000 + 270<<10, len(content)}
@@ -127,10 +127,10 @@ func testAppendChunks(t *testing.T, s upstream.Store) {
 	wantComplete(t, s, a.ID, content)
 }
 
-func testAppendRefused(t *testing.T, s upstream.Store) {
+func testAppendRefused(t *testing.T, s upstream.Store, o Options) {
 	ctx := context.Background()
 	app := appender(t, s)
-	rec := ref("append-refused")
+	rec := o.ref("append-refused")
 	plain := create(t, s, rec, "files", "plain placeholder", nil)
 	full := create(t, s, rec, "files", "with content", []byte("full"))
 	deleted := createPartial(t, s, rec, "deleted", 10)
@@ -161,11 +161,11 @@ func testAppendRefused(t *testing.T, s upstream.Store) {
 
 // testAppendOver checks that a chunk passing ExpectedSize, or failing on
 // the way, appends nothing.
-func testAppendOver(t *testing.T, s upstream.Store) {
+func testAppendOver(t *testing.T, s upstream.Store, o Options) {
 	ctx := context.Background()
 	app := appender(t, s)
 	content := patterned(1000)
-	a := createPartial(t, s, ref("over"), "over.bin", int64(len(content)))
+	a := createPartial(t, s, o.ref("over"), "over.bin", int64(len(content)))
 	appendOK(t, app, a.ID, content[:600])
 
 	tests := []struct {
@@ -199,7 +199,7 @@ func testAppendOver(t *testing.T, s upstream.Store) {
 
 // testAppendConcurrent appends distinct chunks from several goroutines at
 // once: each must land whole, once, in some order.
-func testAppendConcurrent(t *testing.T, s upstream.Store) {
+func testAppendConcurrent(t *testing.T, s upstream.Store, o Options) {
 	const n, size = 4, 1 << 10
 	app := appender(t, s)
 	chunks := make([][]byte, n)
@@ -209,7 +209,7 @@ func testAppendConcurrent(t *testing.T, s upstream.Store) {
 			chunks[i][j] = byte(i*61 + j*7 + j/251)
 		}
 	}
-	a := createPartial(t, s, ref("append-race"), "race.bin", n*size)
+	a := createPartial(t, s, o.ref("append-race"), "race.bin", n*size)
 	var wg sync.WaitGroup
 	for i := range chunks {
 		wg.Go(func() {
@@ -259,9 +259,9 @@ func testAppendConcurrent(t *testing.T, s upstream.Store) {
 
 // testAppendUnlinked is EspoCRM's chunked upload: an unlinked partial,
 // filled, then linked to its record.
-func testAppendUnlinked(t *testing.T, s upstream.Store) {
+func testAppendUnlinked(t *testing.T, s upstream.Store, o Options) {
 	app := appender(t, s)
-	col := upstream.RecordRef{Collection: "tables"}
+	col := o.unlinked()
 	na := upstream.NewAttachment{Record: col, Field: "files", Name: "chunked", ExpectedSize: 10}
 	a, err := s.Create(context.Background(), na, nil)
 	skipUnsupported(t, err, "unlinked Create with ExpectedSize")
@@ -276,7 +276,7 @@ func testAppendUnlinked(t *testing.T, s upstream.Store) {
 	}
 	wantNoRecord(t, s, col)
 
-	rec := ref("chunked-then-linked")
+	rec := o.ref("chunked-then-linked")
 	update(t, s, rec, upstream.RecordUpdate{Fields: fields("files", []string{a.ID})})
 	wantIDs(t, list(t, s, rec), a.ID)
 	st := wantComplete(t, s, a.ID, []byte("0123456789"))
@@ -287,17 +287,17 @@ func testAppendUnlinked(t *testing.T, s upstream.Store) {
 
 // testAppendMoved links a partial before it is complete: appends go on
 // where it now lives.
-func testAppendMoved(t *testing.T, s upstream.Store) {
+func testAppendMoved(t *testing.T, s upstream.Store, o Options) {
 	app := appender(t, s)
-	a := createPartial(t, s, ref("moved-from"), "moving", 6)
+	a := createPartial(t, s, o.ref("moved-from"), "moving", 6)
 	appendOK(t, app, a.ID, []byte("abc"))
-	update(t, s, ref("moved-to"), upstream.RecordUpdate{Fields: fields("docs", []string{a.ID})})
+	update(t, s, o.ref("moved-to"), upstream.RecordUpdate{Fields: fields("docs", []string{a.ID})})
 	wantPartial(t, s, a.ID, 3)
 	last := appendOK(t, app, a.ID, []byte("def"))
-	if last.Record != ref("moved-to") || last.Field != "docs" {
-		t.Fatalf("last chunk: record %+v field %q; want %+v docs", last.Record, last.Field, ref("moved-to"))
+	if last.Record != o.ref("moved-to") || last.Field != "docs" {
+		t.Fatalf("last chunk: record %+v field %q; want %+v docs", last.Record, last.Field, o.ref("moved-to"))
 	}
 	wantComplete(t, s, a.ID, []byte("abcdef"))
-	wantIDs(t, list(t, s, ref("moved-to")), a.ID)
-	wantIDs(t, list(t, s, ref("moved-from")))
+	wantIDs(t, list(t, s, o.ref("moved-to")), a.ID)
+	wantIDs(t, list(t, s, o.ref("moved-from")))
 }

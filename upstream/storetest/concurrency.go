@@ -10,9 +10,9 @@ import (
 	"github.com/dragoman-gw/dragoman/upstream"
 )
 
-func testConcurrentCreate(t *testing.T, s upstream.Store) {
+func testConcurrentCreate(t *testing.T, s upstream.Store, o Options) {
 	const n = 16
-	rec := ref("concurrent")
+	rec := o.ref("concurrent")
 	sizes := map[string]int64{} // name -> size, distinct per goroutine
 	for i := range n {
 		sizes[fmt.Sprintf("f%02d", i)] = int64(10_000 + i)

@@ -31,10 +31,10 @@ func expire(t *testing.T, exp upstream.UnlinkedExpirer, cutoff time.Time, want i
 	}
 }
 
-func testExpireUnlinked(t *testing.T, s upstream.Store) {
+func testExpireUnlinked(t *testing.T, s upstream.Store, o Options) {
 	exp := expirer(t, s)
-	col := upstream.RecordRef{Collection: "tables"}
-	rec := ref("kept")
+	col := o.unlinked()
+	rec := o.ref("kept")
 	u1 := createUnlinked(t, s, col, "u1", []byte("u1"))
 	u2 := createUnlinked(t, s, upstream.RecordRef{}, "u2", nil)
 	l := create(t, s, rec, "files", "linked", []byte("linked"))

@@ -20,8 +20,8 @@ func failedCreate(t *testing.T, s upstream.Store, rec upstream.RecordRef, keep u
 	wantIDs(t, list(t, s, rec), keep.ID)
 }
 
-func testMaxSize(t *testing.T, s upstream.Store) {
-	rec := ref("cap")
+func testMaxSize(t *testing.T, s upstream.Store, o Options) {
+	rec := o.ref("cap")
 	keep := create(t, s, rec, "files", "keep", []byte("keep"))
 	tests := []struct {
 		name     string
@@ -72,8 +72,8 @@ func (r *failingReader) Read(p []byte) (int, error) {
 	return k, nil
 }
 
-func testFailingReader(t *testing.T, s upstream.Store) {
-	rec := ref("failing")
+func testFailingReader(t *testing.T, s upstream.Store, o Options) {
+	rec := o.ref("failing")
 	keep := create(t, s, rec, "files", "keep", []byte("keep"))
 	for _, n := range []int{0, 1000, 600 << 10} {
 		boom := errors.New("connection reset by the client")
@@ -109,8 +109,8 @@ func (r *cancellingReader) Read(p []byte) (int, error) {
 	return int(k), nil
 }
 
-func testCancelledContext(t *testing.T, s upstream.Store) {
-	rec := ref("cancel")
+func testCancelledContext(t *testing.T, s upstream.Store, o Options) {
+	rec := o.ref("cancel")
 	keep := create(t, s, rec, "files", "keep", []byte("keep"))
 
 	t.Run("before the call", func(t *testing.T) {

@@ -44,9 +44,9 @@ func (c *finishCounter) want(t *testing.T, n int32, what string) {
 
 // testFinishMetadata has Finish fill in metadata that arrives after the
 // bytes, as a multipart field after the file part does.
-func testFinishMetadata(t *testing.T, s upstream.Store) {
+func testFinishMetadata(t *testing.T, s upstream.Store, o Options) {
 	ctx := context.Background()
-	rec := ref("late")
+	rec := o.ref("late")
 	content := patterned(300<<10 + 5) // more than one copy buffer
 	src := &eofReader{r: bytes.NewReader(content)}
 	var c finishCounter
@@ -91,22 +91,22 @@ func testFinishMetadata(t *testing.T, s upstream.Store) {
 
 // testFinishPlace has Finish choose the record and field: the attachment
 // lands there, and the record first named is not written.
-func testFinishPlace(t *testing.T, s upstream.Store) {
+func testFinishPlace(t *testing.T, s upstream.Store, o Options) {
 	ctx := context.Background()
-	keep := create(t, s, ref("dest"), "files", "keep", []byte("keep"))
+	keep := create(t, s, o.ref("dest"), "files", "keep", []byte("keep"))
 	tests := []struct {
 		name string
 		from upstream.RecordRef
 	}{
-		{"from another record", ref("first-named")},
-		{"from unlinked", upstream.RecordRef{Collection: "tables"}},
+		{"from another record", o.ref("first-named")},
+		{"from unlinked", o.unlinked()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var c finishCounter
 			na := upstream.NewAttachment{Record: tt.from, Field: "files", Name: tt.name}
 			na.Finish = c.hook(func(na *upstream.NewAttachment) error {
-				na.Record, na.Field = ref("dest"), "late"
+				na.Record, na.Field = o.ref("dest"), "late"
 				return nil
 			})
 			a, err := s.Create(ctx, na, bytes.NewReader([]byte(tt.name)))
@@ -115,10 +115,10 @@ func testFinishPlace(t *testing.T, s upstream.Store) {
 				t.Fatalf("Create: %v", err)
 			}
 			c.want(t, 1, "Create")
-			if a.Record != ref("dest") || a.Field != "late" {
-				t.Fatalf("Create: record %+v field %q; want %+v %q", a.Record, a.Field, ref("dest"), "late")
+			if a.Record != o.ref("dest") || a.Field != "late" {
+				t.Fatalf("Create: record %+v field %q; want %+v %q", a.Record, a.Field, o.ref("dest"), "late")
 			}
-			got := list(t, s, ref("dest"))
+			got := list(t, s, o.ref("dest"))
 			if len(got) < 2 || got[len(got)-1].ID != a.ID || got[0].ID != keep.ID {
 				t.Fatalf("listed %v; want %s first and %s last", ids(got), keep.ID, a.ID)
 			}
@@ -132,9 +132,9 @@ func testFinishPlace(t *testing.T, s upstream.Store) {
 
 // testFinishError checks that an error from Finish fails the Create with
 // that error and leaves nothing: no attachment, no record.
-func testFinishError(t *testing.T, s upstream.Store) {
+func testFinishError(t *testing.T, s upstream.Store, o Options) {
 	ctx := context.Background()
-	rec := ref("finish-fails")
+	rec := o.ref("finish-fails")
 	keep := create(t, s, rec, "files", "keep", []byte("keep"))
 	tests := []struct {
 		name string
@@ -147,7 +147,7 @@ func testFinishError(t *testing.T, s upstream.Store) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, target := range []upstream.RecordRef{rec, ref("never-" + tt.name)} {
+			for _, target := range []upstream.RecordRef{rec, o.ref("never-" + tt.name)} {
 				var c finishCounter
 				na := upstream.NewAttachment{Record: target, Field: "files", Name: "doomed", Tags: []string{"x"}}
 				na.Finish = c.hook(func(na *upstream.NewAttachment) error {
@@ -178,8 +178,8 @@ func testFinishError(t *testing.T, s upstream.Store) {
 
 // testFinishNotCalled checks that Finish waits for a content that never
 // arrives whole.
-func testFinishNotCalled(t *testing.T, s upstream.Store) {
-	rec := ref("finish-never")
+func testFinishNotCalled(t *testing.T, s upstream.Store, o Options) {
+	rec := o.ref("finish-never")
 	keep := create(t, s, rec, "files", "keep", []byte("keep"))
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -210,9 +210,9 @@ func testFinishNotCalled(t *testing.T, s upstream.Store) {
 // testFinishValidated checks that what Finish leaves is validated as a
 // NewAttachment given to Create directly is: the same metadata fails the
 // same way, and leaves nothing.
-func testFinishValidated(t *testing.T, s upstream.Store) {
+func testFinishValidated(t *testing.T, s upstream.Store, o Options) {
 	ctx := context.Background()
-	rec := ref("finish-checked")
+	rec := o.ref("finish-checked")
 	keep := create(t, s, rec, "files", "keep", []byte("keep"))
 	tests := []struct {
 		name   string

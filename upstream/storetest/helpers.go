@@ -16,8 +16,21 @@ import (
 
 // ref names a record of the collection the cases write to; each case has a
 // store of its own, so names never clash between cases.
-func ref(id string) upstream.RecordRef {
-	return upstream.RecordRef{Collection: "tables", ID: id}
+func (o Options) ref(id string) upstream.RecordRef {
+	return upstream.RecordRef{Collection: o.collection(), ID: id}
+}
+
+// unlinked is the place of an attachment linked to no record yet, in the
+// collection the cases write to.
+func (o Options) unlinked() upstream.RecordRef {
+	return upstream.RecordRef{Collection: o.collection()}
+}
+
+func (o Options) collection() string {
+	if o.Collection == "" {
+		return "tables"
+	}
+	return o.Collection
 }
 
 // skipUnsupported skips the test when err says the store cannot do op.

@@ -7,8 +7,8 @@ import (
 	"github.com/dragoman-gw/dragoman/upstream"
 )
 
-func testListOrder(t *testing.T, s upstream.Store) {
-	rec := ref("order")
+func testListOrder(t *testing.T, s upstream.Store, o Options) {
+	rec := o.ref("order")
 	// Interleaved fields: List groups them by field name, and keeps
 	// creation order within each.
 	x1 := create(t, s, rec, "b", "x1", []byte("x1"))
@@ -54,13 +54,13 @@ func wantPositionsIncrease(t *testing.T, atts []upstream.Attachment) {
 	}
 }
 
-func testListUnknownRecord(t *testing.T, s upstream.Store) {
-	create(t, s, ref("known"), "files", "f", []byte("f"))
+func testListUnknownRecord(t *testing.T, s upstream.Store, o Options) {
+	create(t, s, o.ref("known"), "files", "f", []byte("f"))
 	tests := []struct {
 		name string
 		rec  upstream.RecordRef
 	}{
-		{"never written", ref("never")},
+		{"never written", o.ref("never")},
 		{"same id, other collection", upstream.RecordRef{Collection: "other", ID: "known"}},
 	}
 	for _, tt := range tests {
@@ -71,9 +71,9 @@ func testListUnknownRecord(t *testing.T, s upstream.Store) {
 	}
 }
 
-func testRecordOutlivesFiles(t *testing.T, s upstream.Store) {
+func testRecordOutlivesFiles(t *testing.T, s upstream.Store, o Options) {
 	ctx := context.Background()
-	rec := ref("emptied")
+	rec := o.ref("emptied")
 	a := create(t, s, rec, "files", "a", []byte("a"))
 	b := create(t, s, rec, "other", "b", nil)
 	for _, id := range []string{a.ID, b.ID} {
@@ -98,19 +98,19 @@ func testRecordOutlivesFiles(t *testing.T, s upstream.Store) {
 	}
 }
 
-func testGetRecordUnknown(t *testing.T, s upstream.Store) {
+func testGetRecordUnknown(t *testing.T, s upstream.Store, o Options) {
 	ctx := context.Background()
-	_, err := s.GetRecord(ctx, ref("never"))
+	_, err := s.GetRecord(ctx, o.ref("never"))
 	skipUnsupported(t, err, "GetRecord")
 	wantKind(t, err, upstream.KindNotFound, "GetRecord of a record never written")
 
 	// An upload is a write: it brings the record into being.
-	create(t, s, ref("uploaded"), "files", "f", []byte("f"))
-	r, err := s.GetRecord(ctx, ref("uploaded"))
+	create(t, s, o.ref("uploaded"), "files", "f", []byte("f"))
+	r, err := s.GetRecord(ctx, o.ref("uploaded"))
 	if err != nil {
 		t.Fatalf("GetRecord after an upload: %v", err)
 	}
-	if r.Ref != ref("uploaded") {
-		t.Fatalf("GetRecord: ref %+v, want %+v", r.Ref, ref("uploaded"))
+	if r.Ref != o.ref("uploaded") {
+		t.Fatalf("GetRecord: ref %+v, want %+v", r.Ref, o.ref("uploaded"))
 	}
 }

@@ -8,24 +8,24 @@ import (
 	"github.com/dragoman-gw/dragoman/upstream"
 )
 
-func testDeleteTwice(t *testing.T, s upstream.Store) {
+func testDeleteTwice(t *testing.T, s upstream.Store, o Options) {
 	ctx := context.Background()
-	a := create(t, s, ref("del"), "files", "a", []byte("a"))
+	a := create(t, s, o.ref("del"), "files", "a", []byte("a"))
 	if err := s.Delete(ctx, a.ID); err != nil {
 		t.Fatalf("first Delete: %v", err)
 	}
 	wantKind(t, s.Delete(ctx, a.ID), upstream.KindNotFound, "second Delete")
 	gone(t, s, a.ID)
-	if got := list(t, s, ref("del")); len(got) != 0 {
+	if got := list(t, s, o.ref("del")); len(got) != 0 {
 		t.Fatalf("deleted attachment still listed: %v", ids(got))
 	}
 }
 
 // testUnknownID uses an id the store really issued and then forgot, so it
 // has the store's own format.
-func testUnknownID(t *testing.T, s upstream.Store) {
+func testUnknownID(t *testing.T, s upstream.Store, o Options) {
 	ctx := context.Background()
-	a := create(t, s, ref("unknown"), "files", "a", []byte("a"))
+	a := create(t, s, o.ref("unknown"), "files", "a", []byte("a"))
 	if err := s.Delete(ctx, a.ID); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
@@ -33,9 +33,9 @@ func testUnknownID(t *testing.T, s upstream.Store) {
 	wantKind(t, s.Delete(ctx, a.ID), upstream.KindNotFound, "Delete")
 }
 
-func testMalformedID(t *testing.T, s upstream.Store) {
+func testMalformedID(t *testing.T, s upstream.Store, o Options) {
 	ctx := context.Background()
-	good := create(t, s, ref("malformed"), "files", "a", []byte("a")).ID
+	good := create(t, s, o.ref("malformed"), "files", "a", []byte("a")).ID
 	tests := []string{
 		"",
 		"x",

@@ -9,13 +9,13 @@ import (
 
 // testReadRecord checks that a RecordReader answers what GetRecord and
 // List answer for the same record, and the same not found.
-func testReadRecord(t *testing.T, s upstream.Store) {
+func testReadRecord(t *testing.T, s upstream.Store, o Options) {
 	rr, ok := s.(upstream.RecordReader)
 	if !ok {
 		t.Skipf("store %T does not implement upstream.RecordReader", s)
 	}
 	ctx := context.Background()
-	rec := ref("read-record")
+	rec := o.ref("read-record")
 	create(t, s, rec, "files", "b.txt", []byte("bee"))
 	create(t, s, rec, "docs", "a.txt", []byte("ay"))
 	update(t, s, rec, upstream.RecordUpdate{Data: []byte(`{"title":"read together"}`)})
@@ -39,6 +39,6 @@ func testReadRecord(t *testing.T, s upstream.Store) {
 		sameAttachment(t, files[i], listed[i])
 	}
 
-	_, _, err = rr.ReadRecord(ctx, ref("never-made"))
+	_, _, err = rr.ReadRecord(ctx, o.ref("never-made"))
 	wantKind(t, err, upstream.KindNotFound, "ReadRecord of an unknown record")
 }

@@ -8,9 +8,9 @@ import (
 	"github.com/dragoman-gw/dragoman/upstream"
 )
 
-func testReplaceSameName(t *testing.T, s upstream.Store) {
+func testReplaceSameName(t *testing.T, s upstream.Store, o Options) {
 	ctx := context.Background()
-	rec := ref("replace")
+	rec := o.ref("replace")
 	old := create(t, s, rec, "files", "a.txt", []byte("old"))
 	b := create(t, s, rec, "files", "b.txt", []byte("b"))
 	// Same name in another field: not the same file.

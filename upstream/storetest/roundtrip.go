@@ -9,7 +9,7 @@ import (
 	"github.com/dragoman-gw/dragoman/upstream"
 )
 
-func testRoundTrip(t *testing.T, s upstream.Store) {
+func testRoundTrip(t *testing.T, s upstream.Store, o Options) {
 	tests := []struct {
 		name    string
 		content []byte
@@ -23,7 +23,7 @@ func testRoundTrip(t *testing.T, s upstream.Store) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			na := upstream.NewAttachment{
-				Record: ref("round"), Field: "files", Name: tt.name + ".bin", Type: "application/x-test",
+				Record: o.ref("round"), Field: "files", Name: tt.name + ".bin", Type: "application/x-test",
 				Tags: []string{"t1", "t2"}, Title: "a title", Description: "a description",
 				Category: "cat", Status: "open", ExternalID: "ext-1", Owner: "key-1",
 			}
@@ -72,9 +72,9 @@ func testRoundTrip(t *testing.T, s upstream.Store) {
 }
 
 // testSeek checks that content serves ranges, as downloads with Range need.
-func testSeek(t *testing.T, s upstream.Store) {
+func testSeek(t *testing.T, s upstream.Store, o Options) {
 	content := patterned(100 << 10)
-	a := create(t, s, ref("seek"), "files", "seek.bin", content)
+	a := create(t, s, o.ref("seek"), "files", "seek.bin", content)
 	_, c, err := s.Open(context.Background(), a.ID)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -98,9 +98,9 @@ func testSeek(t *testing.T, s upstream.Store) {
 	}
 }
 
-func testPlaceholder(t *testing.T, s upstream.Store) {
+func testPlaceholder(t *testing.T, s upstream.Store, o Options) {
 	ctx := context.Background()
-	a := create(t, s, ref("ph"), "files", "later.pdf", nil)
+	a := create(t, s, o.ref("ph"), "files", "later.pdf", nil)
 	if a.HasContent || a.Size != 0 || a.SHA256 != "" || a.MD5 != "" {
 		t.Fatalf("placeholder: HasContent %v, Size %d, SHA256 %q, MD5 %q; want false, 0, empty, empty",
 			a.HasContent, a.Size, a.SHA256, a.MD5)
@@ -112,5 +112,5 @@ func testPlaceholder(t *testing.T, s upstream.Store) {
 	sameAttachment(t, st, a)
 	_, _, err = s.Open(ctx, a.ID)
 	wantKind(t, err, upstream.KindNotFound, "Open placeholder")
-	wantIDs(t, list(t, s, ref("ph")), a.ID)
+	wantIDs(t, list(t, s, o.ref("ph")), a.ID)
 }

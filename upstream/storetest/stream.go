@@ -43,7 +43,7 @@ func (g *genReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func testLargeStream(t *testing.T, s upstream.Store) {
+func testLargeStream(t *testing.T, s upstream.Store, o Options) {
 	if testing.Short() {
 		t.Skip("64 MiB stream skipped in -short mode")
 	}
@@ -54,7 +54,7 @@ func testLargeStream(t *testing.T, s upstream.Store) {
 	want := hex.EncodeToString(h.Sum(nil))
 
 	ctx := context.Background()
-	na := upstream.NewAttachment{Record: ref("large"), Field: "files", Name: "large.bin"}
+	na := upstream.NewAttachment{Record: o.ref("large"), Field: "files", Name: "large.bin"}
 	a, err := s.Create(ctx, na, newGenReader(largeSize))
 	skipUnsupported(t, err, "Create")
 	if upstream.IsKind(err, upstream.KindTooLarge) {

@@ -5,22 +5,38 @@
 // A store that cannot do an operation returns KindUnsupported, and the
 // cases that need the operation skip, saying so. The cases of the optional
 // interfaces (upstream.Appender, upstream.UnlinkedExpirer) skip for a store
-// that does not implement them.
+// that does not implement them. Which cases a store skips is part of what
+// it declares (Options.Skips), so that nothing skips unnoticed.
 package storetest
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/dragoman-gw/dragoman/upstream"
 )
 
+// Options describe the store under test, as rclone's fstests take a
+// remote's own names: what the cases can write to, and which of them the
+// store is known not to do.
+type Options struct {
+	// Collection is the collection the cases write their records to
+	// ("tables" when empty); a store that knows only some collections
+	// (an upstream speaking Media Pocket: assets and projects) names one.
+	Collection string
+	// Skips names every case the store skips. Run fails when a case skips
+	// that is not named, or a named one does not skip.
+	Skips []string
+}
+
 // Run runs every conformance case as a subtest, each on a fresh, empty
 // store from newStore, which registers its own cleanup (Close, removing
-// files) with the t it is given.
-func Run(t *testing.T, newStore func(t *testing.T) upstream.Store) {
+// files) with the t it is given, and then holds the cases that skipped to
+// opts.Skips.
+func Run(t *testing.T, newStore func(t *testing.T) upstream.Store, opts Options) {
 	cases := []struct {
 		name string
-		run  func(t *testing.T, s upstream.Store)
+		run  func(t *testing.T, s upstream.Store, o Options)
 	}{
 		{"RoundTrip", testRoundTrip},
 		{"Seek", testSeek},
@@ -61,7 +77,28 @@ func Run(t *testing.T, newStore func(t *testing.T) upstream.Store) {
 		{"ExpireUnlinked", testExpireUnlinked},
 		{"ReadRecord", testReadRecord},
 	}
+	var skipped []string
+	ran := map[string]bool{} // -run may select some cases only
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) { c.run(t, newStore(t)) })
+		t.Run(c.name, func(t *testing.T) {
+			ran[c.name] = true
+			defer func() {
+				if t.Skipped() {
+					skipped = append(skipped, c.name)
+				}
+			}()
+			c.run(t, newStore(t), opts)
+		})
+	}
+	var want []string
+	for _, name := range opts.Skips {
+		if ran[name] {
+			want = append(want, name)
+		}
+	}
+	slices.Sort(want)
+	slices.Sort(skipped)
+	if !slices.Equal(skipped, want) {
+		t.Errorf("skipped %d cases %v; the store declares %d: %v", len(skipped), skipped, len(want), want)
 	}
 }

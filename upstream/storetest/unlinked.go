@@ -41,10 +41,10 @@ func wantNoRecord(t *testing.T, s upstream.Store, rec upstream.RecordRef) {
 	wantKind(t, err, upstream.KindNotFound, "GetRecord "+rec.Collection+"/"+rec.ID)
 }
 
-func testUnlinked(t *testing.T, s upstream.Store) {
+func testUnlinked(t *testing.T, s upstream.Store, o Options) {
 	ctx := context.Background()
-	col := upstream.RecordRef{Collection: "tables"}
-	rec := ref("beside")
+	col := o.unlinked()
+	rec := o.ref("beside")
 	a := create(t, s, rec, "files", "a", []byte("a"))
 	u := createUnlinked(t, s, col, "u.txt", []byte("unlinked content"))
 	// Not even a collection, and no content yet.
@@ -92,10 +92,10 @@ func testUnlinked(t *testing.T, s upstream.Store) {
 
 // testUnlinkedLink links unlinked attachments the way EspoCRM does: by
 // listing them in a record's field.
-func testUnlinkedLink(t *testing.T, s upstream.Store) {
+func testUnlinkedLink(t *testing.T, s upstream.Store, o Options) {
 	ctx := context.Background()
-	col := upstream.RecordRef{Collection: "tables"}
-	rec := ref("linked-later")
+	col := o.unlinked()
+	rec := o.ref("linked-later")
 	a := create(t, s, rec, "files", "a", []byte("a"))
 	u := createUnlinked(t, s, col, "u", []byte("u"))
 	v := createUnlinked(t, s, upstream.RecordRef{Collection: "elsewhere"}, "v", nil)
@@ -126,7 +126,7 @@ func testUnlinkedLink(t *testing.T, s upstream.Store) {
 
 	// w stays unlinked and unlisted until a record lists it, then moves
 	// like any other attachment.
-	other := ref("other")
+	other := o.ref("other")
 	update(t, s, other, upstream.RecordUpdate{Fields: fields("files", []string{w.ID})})
 	wantIDs(t, list(t, s, other), w.ID)
 	update(t, s, rec, upstream.RecordUpdate{Fields: fields("files", []string{w.ID})})

@@ -29,8 +29,8 @@ func fields(kv ...any) map[string][]string {
 	return m
 }
 
-func testUpdateReorder(t *testing.T, s upstream.Store) {
-	rec := ref("reorder")
+func testUpdateReorder(t *testing.T, s upstream.Store, o Options) {
+	rec := o.ref("reorder")
 	a := create(t, s, rec, "files", "a", []byte("a"))
 	b := create(t, s, rec, "files", "b", []byte("b"))
 	c := create(t, s, rec, "files", "c", nil)
@@ -45,9 +45,9 @@ func testUpdateReorder(t *testing.T, s upstream.Store) {
 	}
 }
 
-func testUpdateMove(t *testing.T, s upstream.Store) {
+func testUpdateMove(t *testing.T, s upstream.Store, o Options) {
 	ctx := context.Background()
-	rec, from := ref("to"), ref("from")
+	rec, from := o.ref("to"), o.ref("from")
 	a := create(t, s, rec, "files", "a", []byte("a"))
 	g := create(t, s, rec, "other", "g", []byte("g"))
 	x := create(t, s, from, "files", "x", []byte("x"))
@@ -78,8 +78,8 @@ func testUpdateMove(t *testing.T, s upstream.Store) {
 	}
 }
 
-func testUpdateDeletesUnlisted(t *testing.T, s upstream.Store) {
-	rec := ref("prune")
+func testUpdateDeletesUnlisted(t *testing.T, s upstream.Store, o Options) {
+	rec := o.ref("prune")
 	a := create(t, s, rec, "files", "a", []byte("a"))
 	b := create(t, s, rec, "files", "b", []byte("b"))
 	c := create(t, s, rec, "files", "c", nil)
@@ -95,9 +95,9 @@ func testUpdateDeletesUnlisted(t *testing.T, s upstream.Store) {
 	gone(t, s, b.ID)
 }
 
-func testUpdateUnknownID(t *testing.T, s upstream.Store) {
+func testUpdateUnknownID(t *testing.T, s upstream.Store, o Options) {
 	ctx := context.Background()
-	rec := ref("unknown-update")
+	rec := o.ref("unknown-update")
 	a := create(t, s, rec, "files", "a", []byte("a"))
 	b := create(t, s, rec, "files", "b", []byte("b"))
 	d := create(t, s, rec, "other", "d", []byte("d"))
@@ -152,8 +152,8 @@ func sameJSON(t *testing.T, got json.RawMessage, want string) {
 	}
 }
 
-func testUpdateData(t *testing.T, s upstream.Store) {
-	rec := ref("data")
+func testUpdateData(t *testing.T, s upstream.Store, o Options) {
+	rec := o.ref("data")
 	create(t, s, rec, "files", "a", []byte("a"))
 
 	r := update(t, s, rec, upstream.RecordUpdate{Data: json.RawMessage(`{"a":1,"b":{"x":1,"y":2}}`)})
@@ -173,8 +173,8 @@ func testUpdateData(t *testing.T, s upstream.Store) {
 	}
 }
 
-func testUpdateBadData(t *testing.T, s upstream.Store) {
-	rec := ref("bad-data")
+func testUpdateBadData(t *testing.T, s upstream.Store, o Options) {
+	rec := o.ref("bad-data")
 	update(t, s, rec, upstream.RecordUpdate{Data: json.RawMessage(`{"a":1}`)})
 	for _, data := range []string{`[1,2]`, `"s"`, `42`, `true`, `{"a":`, `not json`, `{"a":1} {"b":2}`} {
 		t.Run(data, func(t *testing.T) {
@@ -185,9 +185,9 @@ func testUpdateBadData(t *testing.T, s upstream.Store) {
 	}
 }
 
-func testUpdateCreates(t *testing.T, s upstream.Store) {
+func testUpdateCreates(t *testing.T, s upstream.Store, o Options) {
 	ctx := context.Background()
-	rec := ref("born-by-update")
+	rec := o.ref("born-by-update")
 	r := update(t, s, rec, upstream.RecordUpdate{Data: json.RawMessage(`{"x":1}`)})
 	if r.Ref != rec {
 		t.Fatalf("UpdateRecord: ref %+v, want %+v", r.Ref, rec)
