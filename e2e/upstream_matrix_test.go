@@ -962,7 +962,13 @@ func TestUpstreamStreams(t *testing.T) {
 // its length and sha256 without holding it.
 func umSameSHA(t *testing.T, bc mxClients, record, name string, size int64, want string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, bc.nx.contentURL(mxCollection, record, "", name), nil)
+	umSameSHAIn(t, bc, mxCollection, record, "", name, size, want)
+}
+
+// umSameSHAIn is umSameSHA for a file of any collection and folder.
+func umSameSHAIn(t *testing.T, bc mxClients, collection, record, folder, name string, size int64, want string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, bc.nx.contentURL(collection, record, folder, name), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
