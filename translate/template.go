@@ -178,14 +178,22 @@ type interpPart struct {
 	x   *expr
 }
 
+// appendJSON renders the string; a part that is null (`no_content`,
+// `null_if_empty`) makes the whole string null, so that a link to bytes a
+// placeholder does not have is not made up.
 func (t *tInterp) appendJSON(dst []byte, e *env) []byte {
+	start := len(dst)
 	dst = append(dst, '"')
 	for _, p := range t.parts {
-		if p.x != nil {
-			dst = appendJSONEscaped(dst, p.x.eval(e).text())
-		} else {
+		if p.x == nil {
 			dst = appendJSONEscaped(dst, p.lit)
+			continue
 		}
+		v := p.x.eval(e)
+		if v.kind == vNull && len(p.x.mods) > 0 {
+			return append(dst[:start], "null"...)
+		}
+		dst = appendJSONEscaped(dst, v.text())
 	}
 	return append(dst, '"')
 }
