@@ -193,11 +193,12 @@ var capabilityWays = []struct {
 	{cap: CapRecordUpdate, direct: hasOp(OpRecordUpdate), gateway: always},
 	// A record update that makes the record it names where it is missing;
 	// where the dialect has no record update at all, the gateway keeps
-	// records, new ones too. A dialect that makes its own record ids
-	// (EspoCRM's record create) can do neither.
+	// records, new ones too.
+	// A dialect that makes its own record ids (EspoCRM's record create)
+	// makes one too: the remote store maps the gateway's id to its own.
 	{cap: CapRecordCreate, direct: func(d *compiledDialect) bool {
 		return d.some(func(r *compiledRoute) bool {
-			return r.op.Op == OpRecordUpdate && !r.spec.RequireRecord && !makesRecordID(r)
+			return r.op.Op == OpRecordUpdate && (makesRecordID(r) || !r.spec.RequireRecord)
 		})
 	}, gateway: func(d *compiledDialect) bool { return !hasOp(OpRecordUpdate)(d) }},
 	// capLink is no capability of its own, only a way to download.

@@ -178,14 +178,33 @@ func (s *Speaker) Find(op Op, t *Target) (*Route, bool) {
 	return nil, false
 }
 
+// FindRecordCreate returns a route that makes a new record in t's
+// collection under an id the upstream chooses (EspoCRM's POST /{Entity}):
+// the remote store then maps the gateway's record id to the upstream's.
+func (s *Speaker) FindRecordCreate(t *Target) (*Route, bool) {
+	for _, r := range s.d.routes {
+		if r.op.Op == OpRecordUpdate && makesRecordID(r) && fitsNew(r, t) {
+			return &Route{s: s, r: r}, true
+		}
+	}
+	return nil, false
+}
+
 func fits(r *compiledRoute, t *Target) bool {
+	if makesRecordID(r) {
+		// The upstream would make up the record id: a canonical record
+		// has its own, so such a route cannot address it.
+		return false
+	}
+	return fitsNew(r, t)
+}
+
+// fitsNew is fits for a route that may make the record's id itself.
+func fitsNew(r *compiledRoute, t *Target) bool {
 	for _, b := range r.binds {
 		v, ok := t.value(b.target)
 		switch {
 		case b.source == "new_id":
-			// The upstream would make up the record id: a canonical
-			// record has its own, so such a route cannot address it.
-			return false
 		case b.source == "const":
 			if !ok || v != b.arg {
 				return false

@@ -148,19 +148,25 @@ func (s *Store) ensureRecord(ctx context.Context, rec upstream.RecordRef) error 
 	if rec.ID == "" {
 		return nil
 	}
-	if _, ok := s.sp.Find(translate.OpRecordUpdate, &translate.Target{Record: rec, Size: -1}); !ok {
+	rt, ok := s.sp.Find(translate.OpRecordUpdate, &translate.Target{Record: rec, Size: -1})
+	if !ok {
+		// Records of this upstream come with their first file: the held
+		// upload makes it when it is sent (and keepRecord keeps it
+		// meanwhile where the gateway keeps records).
 		return nil
 	}
 	_, err := s.GetRecord(ctx, rec)
 	if !upstream.IsKind(err, upstream.KindNotFound) {
 		return err
 	}
-	_, err = s.UpdateRecord(ctx, rec, upstream.RecordUpdate{})
-	if upstream.IsKind(err, upstream.KindUnsupported) {
-		// Records of this upstream come with their first file (EspoCRM's
-		// ids are its own): the held upload makes it when it is sent.
-		return nil
+	if rt.RequiresRecord() {
+		// An upstream that makes records under ids of its own (EspoCRM)
+		// gets this one with the file, as an upload made at once would
+		// give it; until then the gateway holds that it exists.
+		_, err = s.ids.putLocalRecord(rec, nil, nil)
+		return err
 	}
+	_, err = s.UpdateRecord(ctx, rec, upstream.RecordUpdate{})
 	return err
 }
 

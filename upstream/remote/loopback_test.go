@@ -41,10 +41,7 @@ func TestConformanceThroughEachDialect(t *testing.T) {
 // store reads a record and its files as of one moment (ReadRecord): they
 // are two upstream calls.
 var conformance = map[string]storetest.Options{
-	// EspoCRM makes its own record ids: a record the gateway names
-	// cannot be made there.
-	"espocrm": {Skips: []string{"ReadRecord", "AppendMoved", "AppendUnlinked", "UnlinkedLink",
-		"UpdateRecordBadData", "UpdateRecordCreates"}},
+	"espocrm": {Skips: []string{"ReadRecord"}},
 	// InfoLobby caps a file at 10 MiB (LargeStream sends 64).
 	"infolobby": {Skips: []string{"ReadRecord", "LargeStream"}},
 	// Nimblex addresses a file by its name: two of one name cannot be.

@@ -47,6 +47,7 @@ func (s *Store) Open(ctx context.Context, id string) (upstream.Attachment, upstr
 	}
 	var open func(ctx context.Context, offset int64) (*response, error)
 	if rt, ok := s.sp.Find(translate.OpDownload, t); ok {
+		t := s.outgoing(t) // rendered here, not through call
 		open = func(ctx context.Context, offset int64) (*response, error) {
 			req, err := rt.Render(t)
 			if err != nil {

@@ -41,6 +41,7 @@ type Store struct {
 	sp       *translate.Speaker
 	t        *transport
 	ids      *idMap
+	recs     *recordIDs
 	spoolDir string
 	// heldDir keeps the chunks of uploads held until their last one.
 	heldDir   string
@@ -77,7 +78,12 @@ func New(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{sp: opts.Speaker, t: t, ids: ids, spoolDir: spoolDir, heldDir: heldDir, heldTTL: opts.HeldTTL}
+	recs, err := openRecordIDs(ids.db)
+	if err != nil {
+		ids.close()
+		return nil, fmt.Errorf("open record id map: %w", err)
+	}
+	s := &Store{sp: opts.Speaker, t: t, ids: ids, recs: recs, spoolDir: spoolDir, heldDir: heldDir, heldTTL: opts.HeldTTL}
 	if err := s.removeStrayHeld(); err != nil {
 		ids.close()
 		return nil, err
@@ -95,8 +101,10 @@ func (s *Store) Close() error {
 // Ping checks nothing remote: a gateway is ready when its own state is.
 func (s *Store) Ping(context.Context) error { return nil }
 
-// call renders and sends one request and parses its JSON answer.
+// call renders and sends one request and parses its JSON answer, with
+// the records in it named as the upstream names them (recordids.go).
 func (s *Store) call(ctx context.Context, rt *translate.Route, t *translate.Target) (*translate.Parsed, error) {
+	t = s.outgoing(t)
 	req, err := rt.Render(t)
 	if err != nil {
 		return nil, err
@@ -115,7 +123,12 @@ func (s *Store) call(ctx context.Context, rt *translate.Route, t *translate.Targ
 	if len(bytes.TrimSpace(body)) == 0 {
 		return &translate.Parsed{}, nil
 	}
-	return rt.Parse(body, t)
+	p, err := rt.Parse(body, t)
+	if err != nil {
+		return nil, err
+	}
+	s.incoming(p)
+	return p, nil
 }
 
 // answerError reads an error answer into a canonical error.

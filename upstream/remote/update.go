@@ -76,7 +76,9 @@ func (s *Store) UpdateRecord(ctx context.Context, rec upstream.RecordRef, u upst
 		}
 		pr, err := s.call(ctx, rt, t)
 		if upstream.IsKind(err, upstream.KindNotFound) && rt.RequiresRecord() {
-			return upstream.Record{}, s.unsupported("create a record with an id of the gateway's choosing")
+			// Not there, and the dialect makes its own record ids: made
+			// now, under the id the upstream chooses (recordids.go).
+			pr, err = s.createRecord(ctx, rec, t)
 		}
 		if err != nil {
 			return upstream.Record{}, err
