@@ -2,6 +2,7 @@ package translate
 
 import (
 	"context"
+	"strings"
 
 	"github.com/tidwall/sjson"
 
@@ -35,6 +36,13 @@ func (r *compiledRoute) run(ctx context.Context, store upstream.Store, signer *S
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if r.d.ids == nil && res != nil {
+			// Addressed by name: two files of one name must not look
+			// like one (duplicates.go).
+			res.files = uniqueNames(res.files)
+		}
+	}()
 	if r.listScope != "" && res.att != nil {
 		files, err := store.List(ctx, res.att.Record)
 		if err != nil {
@@ -344,6 +352,17 @@ func (r *compiledRoute) resolve(ctx context.Context, store upstream.Store, b *bo
 	for i := len(files) - 1; i >= 0; i-- {
 		if matchesBound(files[i], b) {
 			return files[i], nil
+		}
+	}
+	// An older file of a name another shares, by its tagged name.
+	if name, ok := b.strs["name"]; ok && r.d.ids == nil {
+		if base, tag, ok := untagName(name); ok {
+			for i := len(files) - 1; i >= 0; i-- {
+				f := files[i]
+				if f.Name == base && strings.HasPrefix(f.ID, tag) && matchesBound(upstream.Attachment{Record: f.Record, Field: f.Field, Name: name}, b) {
+					return f, nil
+				}
+			}
 		}
 	}
 	return upstream.Attachment{}, notFound
