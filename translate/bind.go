@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/url"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
@@ -45,6 +47,11 @@ type bound struct {
 
 	// expectedSize is the announced size of a file uploaded in chunks.
 	expectedSize int64
+
+	// offset and limit page a listing (limit 0: no cap); where filters a
+	// record listing by record data (attribute -> value).
+	offset, limit int
+	where         map[string]string
 
 	// late, for multipart bodies, reads the values that follow the file
 	// part and binds them; the store calls it (through Finish) once the
@@ -155,6 +162,14 @@ func (r *compiledRoute) bindOne(b *bound, bd *binding, src requestSource) error 
 		}
 		return r.bindContent(b, bd, raw, nil)
 	}
+	if bd.source == "where" && bd.arg == "" {
+		conds, err := parseWhere(src.c)
+		if err != nil {
+			return bd.fail(upstream.KindInvalid, "invalid", err.Error())
+		}
+		b.where = conds
+		return nil
+	}
 	if bd.source == "new_id" {
 		var id [8]byte
 		if _, err := rand.Read(id[:]); err != nil {
@@ -193,6 +208,21 @@ func (r *compiledRoute) bindOne(b *bound, bd *binding, src requestSource) error 
 			return bd.fail(upstream.KindInvalid, "invalid", bd.paramName()+" must be a whole number")
 		}
 		b.expectedSize = raw.Int()
+		return nil
+	case "offset", "limit":
+		n, err := strconv.Atoi(raw.String())
+		if err != nil || n < 0 || (bd.max > 0 && int64(n) > bd.max) {
+			msg := bd.paramName() + " must be a whole number"
+			if bd.max > 0 {
+				msg += fmt.Sprintf(" from 0 to %d", bd.max)
+			}
+			return bd.fail(upstream.KindInvalid, "invalid", msg)
+		}
+		if bd.target == "offset" {
+			b.offset = n
+		} else {
+			b.limit = n
+		}
 		return nil
 	}
 	// Text from a JSON body must be a JSON string: a title of 12 is a
@@ -285,6 +315,12 @@ func (bd *binding) read(src requestSource) (gjson.Result, bool) {
 		return res, true
 	case "const":
 		return str(bd.arg)
+	case "where":
+		v, ok := whereEquals(src.c)[bd.arg]
+		if !ok {
+			return gjson.Result{}, false
+		}
+		return str(v)
 	case "form":
 		if vs := src.form.values[bd.arg]; len(vs) > 0 {
 			return str(vs[0])

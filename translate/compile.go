@@ -26,7 +26,7 @@ func sortedKeys[V any](m map[string]V) []string {
 var knownTargets = map[string]bool{"record.collection": true, "record.id": true, "field": true,
 	"name": true, "type": true, "content": true, "id": true, "tags": true, "title": true,
 	"description": true, "category": true, "status": true, "external_id": true, "data": true,
-	"expected_size": true}
+	"expected_size": true, "offset": true, "limit": true, "where": true}
 
 var knownCodecs = map[string]bool{"": true, "base64": true, "datauri": true, "dirname": true,
 	"basename": true, "filename": true}
@@ -58,6 +58,8 @@ type compiledDialect struct {
 	errStatus    map[upstream.Kind]int
 	errBody      tmpl
 	shapes       map[string]*tObject
+	// recordShapes names the shapes that show a record, not a file.
+	recordShapes map[string]bool
 	// shapeIDKeys maps a shape to the key that carries $id, for reading
 	// attachment objects back from requests.
 	shapeIDKeys map[string]string
@@ -152,8 +154,15 @@ func parseSource(r *compiledRoute, b *binding, from, target string, fail func(st
 		}
 	case strings.HasPrefix(from, "const:"):
 		b.source, b.arg = "const", strings.TrimPrefix(from, "const:")
+	case from == "where" || src == "where":
+		// A PHP-style query filter: all its equality conditions (for the
+		// where target), or the value one of them gives an attribute.
+		b.source, b.arg = "where", arg
+		if (arg == "") != (target == "where") {
+			fail("from: where binds the where target; from: where.ATTRIBUTE binds any other")
+		}
 	default:
-		fail("from %q: want path.P, query.Q, header.H, body.PATH, body, form.F, file, file.name, file.type, new_id or const:VALUE", from)
+		fail("from %q: want path.P, query.Q, header.H, body.PATH, body, form.F, file, file.name, file.type, where, where.ATTRIBUTE, new_id or const:VALUE", from)
 	}
 }
 
@@ -209,7 +218,8 @@ func compileDialect(f *File, name string, fail func(int, string, ...any)) *compi
 		return nil
 	}
 	d := &compiledDialect{name: name, spec: spec, defaultField: spec.DefaultField,
-		errStatus: map[upstream.Kind]int{}, shapes: map[string]*tObject{}, shapeIDKeys: map[string]string{}}
+		errStatus: map[upstream.Kind]int{}, shapes: map[string]*tObject{}, shapeIDKeys: map[string]string{},
+		recordShapes: map[string]bool{}}
 	if d.defaultField == "" {
 		d.defaultField = upstream.DefaultField
 	}
@@ -265,7 +275,7 @@ func compileDialect(f *File, name string, fail func(int, string, ...any)) *compi
 			fail(at("shapes", shapeName), "dialect %s: shape %s must be a mapping", name, shapeName)
 			continue
 		}
-		tc := &templateCompiler{shapes: d.shapes}
+		tc := &templateCompiler{shapes: d.shapes, links: spec.Links}
 		obj, err := tc.compileObject(&node.node)
 		if err != nil {
 			fail(at("shapes", shapeName), "dialect %s: shape %s: %v", name, shapeName, err)
@@ -278,7 +288,8 @@ func compileDialect(f *File, name string, fail func(int, string, ...any)) *compi
 			}
 		}
 		if tc.usesFiles || tc.usesRecord {
-			fail(at("shapes", shapeName), "dialect %s: shape %s must not list files or records", name, shapeName)
+			// A record's shape, for $records lists.
+			d.recordShapes[shapeName] = true
 		}
 	}
 	for i, rs := range spec.Routes {
@@ -393,7 +404,7 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 		fail(at("response", "list"), "route %s: list must be field or record, not %q", where, r.listScope)
 	}
 	if rs.Response.JSON != nil {
-		tc := &templateCompiler{shapes: d.shapes, links: d.spec.Links, allowContent: op.Answers.Content}
+		tc := &templateCompiler{shapes: d.shapes, links: d.spec.Links, allowContent: op.Answers.Content, recordShapes: d.recordShapes}
 		t, err := tc.compile(&rs.Response.JSON.node)
 		if err != nil {
 			fail(at("response", "json"), "route %s: %v", where, err)

@@ -61,12 +61,15 @@ const defaultTimeLayout = "2006-01-02T15:04:05.000Z07:00"
 
 // env is what expressions read while a response is rendered.
 type env struct {
-	d      *compiledDialect
-	att    *upstream.Attachment // the attachment being rendered, if any
-	bound  *bound               // the request's bound values
-	rec    *upstream.Record
-	files  []upstream.Attachment
-	origin string
+	d     *compiledDialect
+	att   *upstream.Attachment // the attachment being rendered, if any
+	bound *bound               // the request's bound values
+	rec   *upstream.Record
+	files []upstream.Attachment
+	// records and total: a page of a listing and its size in all.
+	records []upstream.RecordEntry
+	total   int
+	origin  string
 
 	errKind    upstream.Kind
 	errMessage string
@@ -171,6 +174,7 @@ var otherGetters = map[string]getter{
 		return value{kind: vRaw, raw: e.rec.Data}
 	},
 	"origin": func(e *env) value { return strValue(e.origin) },
+	"total":  func(e *env) value { return value{kind: vInt, n: int64(e.total)} },
 	"link":   func(e *env) value { return strValue(e.link) },
 	// fingerprint identifies one error answer, for a client to quote.
 	"fingerprint": func(e *env) value { return strValue(e.fingerprint) },

@@ -21,6 +21,7 @@ const (
 	OpAppend       Op = "append"
 	OpRecordGet    Op = "record.get"
 	OpRecordUpdate Op = "record.update"
+	OpRecordList   Op = "record.list"
 )
 
 // Operation is everything the gateway knows about one canonical operation:
@@ -55,6 +56,8 @@ type Answers struct {
 	Files bool
 	// Link: a presigned URL ($link).
 	Link bool
+	// Records: a page of records, each with its files ($records, $total).
+	Records bool
 }
 
 // operations is the one table of canonical operations. It is read-only:
@@ -110,6 +113,13 @@ var operations = []Operation{
 		run:     runRecordGet,
 	},
 	{
+		Op: OpRecordList, Doc: "list a page of a collection's records, each with its file fields, filtered by record data",
+		Needs:   []string{"record.collection"},
+		Answers: Answers{Files: true, Records: true},
+		Uses:    []Capability{CapRecordList},
+		run:     runRecordList,
+	},
+	{
 		Op: OpRecordUpdate, Doc: "create or update a record: merge its data, set its file fields (linking unlinked uploads)",
 		Needs:   []string{"record.collection", "record.id"},
 		Answers: Answers{Files: true},
@@ -148,11 +158,13 @@ const (
 	CapRecordUpdate Capability = "record.update"
 	// CapRecordCreate: make a record under an id the gateway names.
 	CapRecordCreate Capability = "record.create"
+	// CapRecordList: list a collection's records.
+	CapRecordList Capability = "record.list"
 )
 
 // Capabilities lists every upstream capability in the matrix's order.
 func Capabilities() []Capability {
-	return []Capability{CapCreate, CapPlaceholder, CapList, CapStat, CapDownload, CapDelete, CapRecordGet, CapRecordUpdate, CapRecordCreate}
+	return []Capability{CapCreate, CapPlaceholder, CapList, CapStat, CapDownload, CapDelete, CapRecordGet, CapRecordUpdate, CapRecordCreate, CapRecordList}
 }
 
 // capabilityWays says how an upstream may do each capability: with a
@@ -201,6 +213,10 @@ var capabilityWays = []struct {
 			return r.op.Op == OpRecordUpdate && (makesRecordID(r) || !r.spec.RequireRecord)
 		})
 	}, gateway: func(d *compiledDialect) bool { return !hasOp(OpRecordUpdate)(d) }},
+	// No remote store lists an upstream's records yet, whatever routes
+	// its dialect has: the gateway cannot know a legacy system's records
+	// from its own, and reading a record list back is still to be built.
+	{cap: CapRecordList, direct: func(*compiledDialect) bool { return false }},
 	// capLink is no capability of its own, only a way to download.
 	{cap: capLink, direct: hasOp(OpLink)},
 }
@@ -217,9 +233,11 @@ func makesRecordID(r *compiledRoute) bool {
 	return b != nil && b.source == "new_id"
 }
 
+// hasOp reports whether the dialect has a route of op the remote store
+// can use: a paged listing (EspoCRM's GET /Attachment) shows a page only.
 func hasOp(op Op) func(d *compiledDialect) bool {
 	return func(d *compiledDialect) bool {
-		return d.some(func(r *compiledRoute) bool { return r.op.Op == op })
+		return d.some(func(r *compiledRoute) bool { return r.op.Op == op && !paged(r) })
 	}
 }
 

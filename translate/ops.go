@@ -16,6 +16,10 @@ type result struct {
 	files   []upstream.Attachment
 	rec     *upstream.Record
 	content upstream.Content
+	// records and total: a page of a listing, and how many there are in
+	// all (of files, for a paged file list).
+	records []upstream.RecordEntry
+	total   int
 }
 
 // exchange is one request's operation in progress: the route, what its
@@ -101,7 +105,36 @@ func runList(ctx context.Context, x *exchange) (*result, error) {
 	if f, ok := x.b.str("field"); ok {
 		files = inField(files, f)
 	}
-	return &result{files: files}, nil
+	total := len(files)
+	return &result{files: page(files, x.b.offset, x.b.limit), total: total}, nil
+}
+
+func runRecordList(ctx context.Context, x *exchange) (*result, error) {
+	rl, ok := x.store.(upstream.RecordLister)
+	if !ok {
+		return nil, storeLacks("list records")
+	}
+	col := x.b.record().Collection
+	if !x.caller.CanRead(col) {
+		return nil, forbidden()
+	}
+	recs, total, err := rl.ListRecords(ctx, col, upstream.RecordQuery{Offset: x.b.offset, Limit: x.b.limit, Equals: x.b.where})
+	if err != nil {
+		return nil, err
+	}
+	return &result{records: recs, total: total}, nil
+}
+
+// page is the part of a listing from offset, at most limit long (0: all).
+func page[T any](all []T, offset, limit int) []T {
+	if offset >= len(all) {
+		return all[:0]
+	}
+	all = all[offset:]
+	if limit > 0 && limit < len(all) {
+		all = all[:limit]
+	}
+	return all
 }
 
 // found resolves the attachment an addressing operation names and checks

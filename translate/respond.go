@@ -28,7 +28,8 @@ func (g *Gateway) respond(c *fiber.Ctx, r *compiledRoute, b *bound, res *result)
 	if r.respBody == nil {
 		return nil
 	}
-	e := &env{d: r.d, att: res.att, bound: b, rec: res.rec, files: res.files, origin: origin(c), contentAt: -1}
+	e := &env{d: r.d, att: res.att, bound: b, rec: res.rec, files: res.files, records: res.records, total: res.total,
+		origin: origin(c), contentAt: -1}
 	if res.link != "" {
 		e.link = e.origin + res.link
 	}

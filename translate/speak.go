@@ -191,6 +191,10 @@ func (s *Speaker) FindRecordCreate(t *Target) (*Route, bool) {
 }
 
 func fits(r *compiledRoute, t *Target) bool {
+	if paged(r) {
+		// A page of a listing would show the gateway part of a record.
+		return false
+	}
 	if makesRecordID(r) {
 		// The upstream would make up the record id: a canonical record
 		// has its own, so such a route cannot address it.
@@ -198,6 +202,9 @@ func fits(r *compiledRoute, t *Target) bool {
 	}
 	return fitsNew(r, t)
 }
+
+// paged reports whether the route answers a page of a listing.
+func paged(r *compiledRoute) bool { return r.byTarget["limit"] != nil }
 
 // fitsNew is fits for a route that may make the record's id itself.
 func fitsNew(r *compiledRoute, t *Target) bool {

@@ -26,6 +26,9 @@ type templateCompiler struct {
 	usesFiles    bool
 	usesRecord   bool
 	usesID       bool
+	// recordShapes names the shapes that show records (and so their files),
+	// which only $records[shape] may use.
+	recordShapes map[string]bool
 }
 
 func (tc *templateCompiler) compile(n *yaml.Node) (tmpl, error) {
@@ -103,6 +106,13 @@ func (tc *templateCompiler) compileScalar(n *yaml.Node) (tmpl, error) {
 		if !ok {
 			return nil, fmt.Errorf("line %d: unknown shape %q", n.Line, p.shape)
 		}
+		if p.name == "records" {
+			tc.usesFiles, tc.usesRecord = true, true
+			return &tRecords{shape: shape}, nil
+		}
+		if tc.recordShapes[p.shape] {
+			return nil, fmt.Errorf("line %d: shape %q shows records; only $records[%s] can use it", n.Line, p.shape, p.shape)
+		}
 		switch p.name {
 		case "files":
 			tc.usesFiles = true
@@ -113,7 +123,7 @@ func (tc *templateCompiler) compileScalar(n *yaml.Node) (tmpl, error) {
 		case "attachment":
 			return &tShape{shape: shape}, nil
 		}
-		return nil, fmt.Errorf("line %d: %q takes no shape; only $files[shape], $record.fields[shape] and $attachment[shape] do", n.Line, p.name)
+		return nil, fmt.Errorf("line %d: %q takes no shape; only $files[shape], $records[shape], $record.fields[shape] and $attachment[shape] do", n.Line, p.name)
 	}
 	if p.name == "record.links" {
 		if tc.links == nil {
@@ -309,6 +319,24 @@ func (t *tList) appendJSON(dst []byte, e *env) []byte {
 		dst = t.shape.appendJSON(dst, e)
 	}
 	e.att = saved
+	return append(dst, ']')
+}
+
+// tRecords renders a page of records through a shape, each with its own
+// data and files in scope.
+type tRecords struct{ shape *tObject }
+
+func (t *tRecords) appendJSON(dst []byte, e *env) []byte {
+	dst = append(dst, '[')
+	savedRec, savedFiles := e.rec, e.files
+	for i := range e.records {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		e.rec, e.files = &e.records[i].Record, e.records[i].Files
+		dst = t.shape.appendJSON(dst, e)
+	}
+	e.rec, e.files = savedRec, savedFiles
 	return append(dst, ']')
 }
 

@@ -98,3 +98,28 @@ type UnlinkedExpirer interface {
 	// and reports how many it deleted.
 	ExpireUnlinked(ctx context.Context, cutoff time.Time) (int, error)
 }
+
+// RecordLister is a store that can list the records of a collection
+// (EspoCRM's GET /{Entity}).
+type RecordLister interface {
+	// ListRecords returns the page of the collection's records that q asks
+	// for, in id order, each with its attachments as List orders them,
+	// and how many records match q in all.
+	ListRecords(ctx context.Context, collection string, q RecordQuery) ([]RecordEntry, int, error)
+}
+
+// RecordQuery selects and pages records.
+type RecordQuery struct {
+	// Offset skips that many matching records; Limit caps the page (0:
+	// no cap).
+	Offset, Limit int
+	// Equals keeps the records whose data has each key with a value that
+	// is, or whose JSON text is, the one given.
+	Equals map[string]string
+}
+
+// RecordEntry is one record of a listing, with its attachments.
+type RecordEntry struct {
+	Record Record
+	Files  []Attachment
+}

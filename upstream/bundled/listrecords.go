@@ -1,0 +1,78 @@
+package bundled
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/tidwall/gjson"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/dragoman-gw/dragoman/upstream"
+)
+
+var _ upstream.RecordLister = (*Store)(nil)
+
+// ListRecords implements upstream.RecordLister with one read transaction
+// over the collection's records, in key (id) order.
+func (s *Store) ListRecords(ctx context.Context, collection string, q upstream.RecordQuery) ([]upstream.RecordEntry, int, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, ctxError(err)
+	}
+	if collection == "" || q.Offset < 0 || q.Limit < 0 {
+		return nil, 0, upstream.Errorf(upstream.KindInvalid, "a listing needs a collection and a page that is not negative")
+	}
+	var out []upstream.RecordEntry
+	total := 0
+	err := s.db.View(func(tx *bolt.Tx) error {
+		m := s.metaOf(tx)
+		prefix := []byte(collection + sep)
+		c := m.records.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			if err := ctx.Err(); err != nil {
+				return ctxError(err)
+			}
+			ref := upstream.RecordRef{Collection: collection, ID: string(k[len(prefix):])}
+			r, ok, err := m.record(ref)
+			if err != nil || !ok || !matches(r, q.Equals) {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			total++
+			if total <= q.Offset || (q.Limit > 0 && len(out) >= q.Limit) {
+				continue
+			}
+			files, err := m.scan(recordPrefix(ref))
+			if err != nil {
+				return err
+			}
+			out = append(out, upstream.RecordEntry{Record: r, Files: files})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, classify(err, fmt.Sprintf("list records of %s", collection))
+	}
+	return out, total, nil
+}
+
+// matches reports whether a record's data has every key of equals with
+// that value: a JSON string's text, or any other value's JSON text.
+func matches(r upstream.Record, equals map[string]string) bool {
+	for k, want := range equals {
+		v := gjson.GetBytes(r.Data, gjson.Escape(k))
+		if !v.Exists() {
+			return false
+		}
+		got := v.Raw
+		if v.Type == gjson.String {
+			got = v.Str
+		}
+		if got != want {
+			return false
+		}
+	}
+	return true
+}
