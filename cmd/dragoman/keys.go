@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -9,30 +8,14 @@ import (
 	"github.com/dragoman-gw/dragoman/keys"
 )
 
-func keysCommand(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: dragoman keys create|list --data DIR ...")
-		return 2
-	}
-	switch args[0] {
-	case "create":
-		return keysCreate(args[1:], stdout, stderr)
-	case "list":
-		return keysList(args[1:], stdout, stderr)
-	}
-	fmt.Fprintf(stderr, "dragoman keys: unknown command %q\n", args[0])
-	return 2
-}
-
 func keysCreate(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("keys create", "--data DIR --name NAME [--read-only] [--collections a,b]", stdout, stderr)
 	data := fs.String("data", "./data", "data directory of the gateway")
 	name := fs.String("name", "", "name of the key (required); it becomes the owner of what the key creates")
 	readOnly := fs.Bool("read-only", false, "the key may read but not create or delete")
 	collections := fs.String("collections", "", "comma-separated collections the key is limited to (default: all)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if _, code, ok := fs.parse(args); !ok {
+		return code
 	}
 	if *name == "" {
 		fmt.Fprintln(stderr, "dragoman keys create: --name is required")
@@ -52,11 +35,10 @@ func keysCreate(args []string, stdout, stderr io.Writer) int {
 }
 
 func keysList(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("keys list", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("keys list", "--data DIR", stdout, stderr)
 	data := fs.String("data", "./data", "data directory of the gateway")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if _, code, ok := fs.parse(args); !ok {
+		return code
 	}
 	list, err := keys.List(*data)
 	if err != nil {
