@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -41,9 +42,17 @@ func keysList(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	list, err := keys.List(*data)
+	if errors.Is(err, keys.ErrNoStore) {
+		fmt.Fprintf(stderr, "dragoman keys list: no key store in %s (no keys.json): is --data right? Make a key with: dragoman keys create --data %s --name NAME\n", *data, *data)
+		return 1
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "dragoman keys list: %v\n", err)
 		return 1
+	}
+	if len(list) == 0 {
+		fmt.Fprintf(stderr, "dragoman keys list: no keys in %s (every key was revoked)\n", *data)
+		return 0
 	}
 	for _, k := range list {
 		scope := "read-write"
@@ -56,5 +65,36 @@ func keysList(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\n", k.Name, scope, cols, k.Created.Format("2006-01-02T15:04:05Z07:00"))
 	}
+	return 0
+}
+
+func keysRevoke(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("keys revoke", "--data DIR NAME", stdout, stderr)
+	data := fs.String("data", "./data", "data directory of the gateway")
+	pos, code, ok := fs.parse(args, "NAME")
+	if !ok {
+		return code
+	}
+	if err := keys.Revoke(*data, pos[0]); err != nil {
+		fmt.Fprintf(stderr, "dragoman keys revoke: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "revoked key %q; a server on %s refuses it from its next request\n", pos[0], *data)
+	return 0
+}
+
+func keysRotate(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("keys rotate", "--data DIR NAME", stdout, stderr)
+	data := fs.String("data", "./data", "data directory of the gateway")
+	pos, code, ok := fs.parse(args, "NAME")
+	if !ok {
+		return code
+	}
+	secret, err := keys.Rotate(*data, pos[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "dragoman keys rotate: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, secret)
 	return 0
 }

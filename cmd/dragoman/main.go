@@ -26,6 +26,8 @@ func commands() []command {
 		{"serve", "run the gateway", serve},
 		{"keys create", "make an API key and print its secret", keysCreate},
 		{"keys list", "list the keys (never their secrets)", keysList},
+		{"keys revoke", "remove a key; a running server refuses it at once", keysRevoke},
+		{"keys rotate", "print a new secret for a key; the old one stops working at once", keysRotate},
 		{"routes check", "check a routes file", routesCheck},
 		{"routes matrix", "print what works in front of which upstream", routesMatrix},
 		{"version", "print the version and commit", versionCommand},
