@@ -56,7 +56,7 @@ func TestCLIRefusesWhatItDoesNotUnderstand(t *testing.T) {
 		{"an unknown subcommand", []string{"keys", "frobnicate"}, 2, `^$`, `dragoman keys: unknown command "frobnicate"`},
 		{"serve -h", []string{"serve", "-h"}, 0, `(?s)usage: dragoman serve .*-listen string.*default "127.0.0.1:8080"`, `^$`},
 		{"keys create --help", []string{"keys", "create", "--help"}, 0, `(?s)usage: dragoman keys create .*-read-only`, `^$`},
-		{"top-level help", []string{"--help"}, 0, `(?s)serve .*keys create .*keys list .*keys revoke .*keys rotate .*routes check .*version `, `^$`},
+		{"top-level help", []string{"--help"}, 0, `(?s)serve .*keys create .*keys list .*keys revoke .*keys rotate .*routes check .*verify .*backup .*restore .*version `, `^$`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

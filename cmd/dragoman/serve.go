@@ -98,6 +98,15 @@ func runServer(sc serveConfig, log *slog.Logger) error {
 		return err
 	}
 	defer store.Close()
+	if b, ok := store.(*bundled.Store); ok {
+		if found, now := b.Schema(); found != now {
+			log.Info("store schema upgraded", "from", found, "to", now)
+		}
+		if r, _ := b.Ready(context.Background()); r.Damaged > 0 {
+			log.Error("store damaged: files missing or resized; run dragoman verify", "damaged", r.Damaged, "first", r.Problems[0].String())
+		}
+		defer startControl(sc.data, b, log)()
+	}
 	ring, err := keys.OpenRing(sc.data)
 	if err != nil {
 		return fmt.Errorf("open keys: %w", err)
@@ -152,6 +161,7 @@ func runServer(sc serveConfig, log *slog.Logger) error {
 		}
 		return c.SendString("ok")
 	})
+	app.Get("/readyz", readyz(store))
 	gw.Mount(app)
 
 	ln, err := net.Listen("tcp", sc.listen)

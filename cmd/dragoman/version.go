@@ -70,7 +70,12 @@ func versionCommand(args []string, stdout, stderr io.Writer) int {
 	if _, code, ok := fs.parse(args); !ok {
 		return code
 	}
-	info, ok := debug.ReadBuildInfo()
-	fmt.Fprintln(stdout, readBuildVersion(info, ok, version, commit))
+	fmt.Fprintln(stdout, currentVersion())
 	return 0
+}
+
+// currentVersion is this binary's version line.
+func currentVersion() string {
+	info, ok := debug.ReadBuildInfo()
+	return readBuildVersion(info, ok, version, commit).String()
 }
