@@ -37,7 +37,7 @@ func backupCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dragoman backup: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stderr, "dragoman backup: %s (%s): %d files, %d bytes, and %s\n", *out, how, m.Blobs, m.Bytes, strings.Join(append([]string{"meta.db"}, m.Files...), ", "))
+	fmt.Fprintf(stderr, "dragoman backup: %s (%s): %s, %d bytes, and %s\n", *out, how, files(m.Blobs), m.Bytes, strings.Join(append([]string{"meta.db"}, m.Files...), ", "))
 	if len(m.Problems) > 0 {
 		for _, p := range m.Problems {
 			fmt.Fprintf(stderr, "dragoman backup: damaged in the source: %s\n", p)
@@ -209,8 +209,8 @@ func restoreCommand(args []string, stdout, stderr io.Writer) int {
 	for _, p := range m.Problems {
 		fmt.Fprintf(stderr, "dragoman restore: damaged when the backup was taken: %s\n", p)
 	}
-	fmt.Fprintf(stdout, "restored %s into %s: %d files, %d bytes, every one verified; also %s\n",
-		*from, *data, rep.Checked, rep.Bytes, strings.Join(append([]string{"meta.db"}, m.Files...), ", "))
+	fmt.Fprintf(stdout, "restored %s into %s: %s, %d bytes, every one verified; also %s\n",
+		*from, *data, files(rep.Checked), rep.Bytes, strings.Join(append([]string{"meta.db"}, m.Files...), ", "))
 	if len(m.Problems) > 0 {
 		return 1
 	}
@@ -370,4 +370,12 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// files is "1 file" or "N files".
+func files(n int) string {
+	if n == 1 {
+		return "1 file"
+	}
+	return fmt.Sprintf("%d files", n)
 }

@@ -29,7 +29,7 @@ func verifyCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dragoman verify: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "verified %d files, %d bytes (%s): %d missing or corrupt\n", rep.Checked, rep.Bytes, how, len(rep.Problems))
+	fmt.Fprintf(stdout, "verified %s, %d bytes (%s): %d missing or corrupt\n", files(rep.Checked), rep.Bytes, how, len(rep.Problems))
 	if len(rep.Problems) > 0 {
 		return 1
 	}
