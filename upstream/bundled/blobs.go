@@ -134,6 +134,7 @@ func (s *Store) publish(tmp string) (string, error) {
 // is done (see blobHolds). A failure is not reported: the file is then an
 // orphan, which the next Open removes.
 func (s *Store) removeBlob(id string) {
+	s.damage.forget(id) // a damaged attachment deleted is damage no more
 	s.holds.remove(s.blobPath(id))
 }
 

@@ -243,6 +243,12 @@ func (d *damageLog) add(p Problem) {
 	d.byID[p.ID] = p
 }
 
+func (d *damageLog) forget(id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.byID, id)
+}
+
 func (d *damageLog) replace(ps []Problem) {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -119,6 +119,13 @@ func TestMissingBlobAtReadTime(t *testing.T) {
 	if err != nil || ready.Damaged != 1 || ready.Problems[0].ID != a.ID || ready.Problems[0].Kind != ProblemMissing {
 		t.Errorf("Ready after a read found a lost blob: %+v, %v", ready, err)
 	}
+	// Deleting the damaged attachment ends the damage.
+	if err := s.Delete(t.Context(), a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if ready, _ := s.Ready(t.Context()); ready.Damaged != 0 {
+		t.Errorf("Ready after the damaged attachment was deleted: %+v", ready)
+	}
 	// A delete racing a read is not damage.
 	if err := s.missingBlob(t.Context(), "0000000000000000000000000000000000000000"[:idLen]); upstream.KindOf(err) != upstream.KindNotFound {
 		t.Errorf("a blob missing because its attachment went: %v, want not found", err)
