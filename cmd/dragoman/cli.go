@@ -92,13 +92,17 @@ func (f *flags) parse(args []string, want ...string) (positional []string, code 
 // fail reports a mistake in the command line and returns its exit code.
 func (f *flags) fail(format string, a ...any) int {
 	fmt.Fprintf(f.stderr, "dragoman %s: %s\n", f.name, fmt.Sprintf(format, a...))
-	fmt.Fprintf(f.stderr, "usage: dragoman %s %s\nRun \"dragoman %s -h\" for its flags.\n", f.name, f.synopsis, f.name)
+	fmt.Fprintf(f.stderr, "%s\nRun \"dragoman %s -h\" for its flags.\n", f.usageLine(), f.name)
 	return 2
+}
+
+func (f *flags) usageLine() string {
+	return strings.TrimSpace("usage: dragoman " + f.name + " " + f.synopsis)
 }
 
 // printHelp writes the usage line and every flag with its default.
 func (f *flags) printHelp() {
-	fmt.Fprintf(f.stdout, "usage: dragoman %s %s\n", f.name, f.synopsis)
+	fmt.Fprintln(f.stdout, f.usageLine())
 	n := 0
 	f.VisitAll(func(*flag.Flag) { n++ })
 	if n == 0 {

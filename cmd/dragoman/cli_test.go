@@ -170,3 +170,16 @@ func TestReadBuildVersion(t *testing.T) {
 		})
 	}
 }
+
+func TestControlPathTooLong(t *testing.T) {
+	long := "/" + strings.Repeat("d", maxSocketPath)
+	if _, err := controlPath(long); err == nil || !strings.Contains(err.Error(), "a symlink to the dir will do") {
+		t.Errorf("a data dir too long for a socket: %v", err)
+	}
+	if _, err := dialControl(long); err == nil {
+		t.Error("dialControl took a path no socket can have")
+	}
+	if p, err := controlPath("./data"); err != nil || p != "data/control.sock" {
+		t.Errorf("controlPath(./data) = %q, %v", p, err)
+	}
+}

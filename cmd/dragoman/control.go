@@ -30,7 +30,11 @@ const controlSocket = "control.sock"
 // sockets allow, say) is logged and skipped: the gateway serves without
 // online backup and verify.
 func startControl(dataDir string, store *bundled.Store, log *slog.Logger) (stop func()) {
-	path := filepath.Join(dataDir, controlSocket)
+	path, err := controlPath(dataDir)
+	if err != nil {
+		log.Warn("no control socket: dragoman backup and verify will not reach this server", "err", err)
+		return func() {}
+	}
 	// The store is open, so bbolt's lock says no other server owns this
 	// dir: a socket file left here is stale.
 	_ = os.Remove(path)
@@ -99,7 +103,10 @@ type verifyLine struct {
 // dialControl returns a client for the server running on dataDir, or nil
 // when none answers there (no socket, or one a killed server left).
 func dialControl(dataDir string) (*http.Client, error) {
-	path := filepath.Join(dataDir, controlSocket)
+	path, err := controlPath(dataDir)
+	if err != nil {
+		return nil, err
+	}
 	c, err := net.Dial("unix", path)
 	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
 		return nil, nil
@@ -115,6 +122,21 @@ func dialControl(dataDir string) (*http.Client, error) {
 		},
 		DisableCompression: true,
 	}}, nil
+}
+
+// maxSocketPath is the longest path a Unix socket may have on Linux
+// (sun_path holds 108 bytes, one of them the terminating NUL).
+const maxSocketPath = 107
+
+// controlPath is the control socket's path for dataDir, as given (relative
+// paths stay relative: shorter, and the same for server and CLI run from
+// one directory).
+func controlPath(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, controlSocket)
+	if len(path) > maxSocketPath {
+		return "", fmt.Errorf("control socket %s: %d bytes, longer than a Unix socket path may be (%d): give --data a shorter path (a symlink to the dir will do), to the server and the CLI alike", path, len(path), maxSocketPath)
+	}
+	return path, nil
 }
 
 // openStoreOffline opens the bundled store of a data dir no server holds.
