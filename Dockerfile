@@ -13,15 +13,17 @@ RUN go mod download
 COPY . .
 ARG VERSION=dev
 ARG COMMIT=unknown
+# /out/rootfs/data is copied as an entry of /out/rootfs, not made as a
+# destination, so its own 0700 mode comes with it; --chown gives it to the user.
 RUN VERSION=$VERSION COMMIT=$COMMIT deploy/build-static.sh /out/dragoman \
- && mkdir -p /out/data
+ && mkdir -p /out/rootfs/data && chmod 0700 /out/rootfs/data
 
 FROM scratch
 # Root certificates, for an --upstream or --mirror reached over https.
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=build /out/dragoman /dragoman
 # The data dir belongs to the user the gateway runs as, and only to it.
-COPY --from=build --chown=65532:65532 --chmod=0700 /out/data /data
+COPY --from=build --chown=65532:65532 /out/rootfs/ /
 USER 65532:65532
 VOLUME /data
 EXPOSE 8080

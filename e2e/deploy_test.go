@@ -29,6 +29,18 @@ func TestStaticBuildRunsAsTheImageDoes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// What this test stands in for is the Dockerfile: hold them together.
+	dockerfile, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"deploy/build-static.sh /out/dragoman", "FROM scratch", "COPY --from=build /out/dragoman /dragoman",
+		fmt.Sprintf("USER %d:%d", containerUID, containerUID), fmt.Sprintf("--chown=%d:%d /out/rootfs/ /", containerUID, containerUID),
+		"chmod 0700 /out/rootfs/data", "VOLUME /data", `ENTRYPOINT ["/dragoman"]`, `CMD ["serve", "--listen", "0.0.0.0:8080", "--data", "/data"]`} {
+		if !strings.Contains(string(dockerfile), want) {
+			t.Errorf("the Dockerfile no longer says %q: update this test with it", want)
+		}
+	}
 	image := t.TempDir()
 	if err := os.Chmod(image, 0o755); err != nil {
 		t.Fatal(err)
