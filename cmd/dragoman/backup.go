@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/dragoman-gw/dragoman/upstream/bundled"
 )
@@ -378,4 +379,75 @@ func files(n int) string {
 		return "1 file"
 	}
 	return fmt.Sprintf("%d files", n)
+}
+
+// backupManifest is the last entry of a backup: what it holds, so a
+// truncated copy is told from a whole one.
+type backupManifest struct {
+	Format   int               `json:"format"`
+	Schema   uint64            `json:"schema"`
+	Version  string            `json:"dragoman"`
+	Created  time.Time         `json:"created"`
+	Blobs    int               `json:"blobs"`
+	Bytes    int64             `json:"bytes"`
+	Files    []string          `json:"files"` // the entries besides the store's
+	Problems []bundled.Problem `json:"problems,omitempty"`
+}
+
+const (
+	manifestName   = "dragoman-backup.json"
+	backupFormat   = 1
+	storeEntryRoot = "store/"
+)
+
+// dataDirFiles are the files of a data dir besides the store that a
+// backup carries: the keys and the link signing secret.
+func dataDirFiles() []string { return []string{"keys.json", "link.key"} }
+
+// writeBackup writes the backup of dataDir, whose store is open as store,
+// to w as a tar stream: the store (see bundled.Store.Backup), keys.json
+// and link.key, then the manifest.
+func writeBackup(ctx context.Context, store *bundled.Store, dataDir string, w io.Writer) (backupManifest, error) {
+	tw := tar.NewWriter(w)
+	st, err := store.Backup(ctx, tw, storeEntryRoot)
+	if err != nil {
+		return backupManifest{}, err
+	}
+	m := backupManifest{Format: backupFormat, Version: currentVersion(),
+		Created: time.Now().UTC(), Blobs: st.Blobs, Bytes: st.Bytes, Problems: st.Problems}
+	_, m.Schema = store.Schema()
+	for _, name := range dataDirFiles() {
+		// keys.json is replaced by rename, never edited in place: what we
+		// read is one whole version of it.
+		data, err := os.ReadFile(filepath.Join(dataDir, name))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return m, fmt.Errorf("backup %s: %w", name, err)
+		}
+		if err := writeTarFile(tw, name, data); err != nil {
+			return m, err
+		}
+		m.Files = append(m.Files, name)
+	}
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return m, err
+	}
+	if err := writeTarFile(tw, manifestName, append(data, '\n')); err != nil {
+		return m, err
+	}
+	return m, tw.Close()
+}
+
+func writeTarFile(tw *tar.Writer, name string, data []byte) error {
+	hdr := &tar.Header{Name: name, Mode: 0o600, Size: int64(len(data)), ModTime: time.Now().UTC(), Typeflag: tar.TypeReg, Format: tar.FormatPAX}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("backup %s: %w", name, err)
+	}
+	if _, err := tw.Write(data); err != nil {
+		return fmt.Errorf("backup %s: %w", name, err)
+	}
+	return nil
 }
