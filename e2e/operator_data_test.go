@@ -296,3 +296,24 @@ func waitOutput(gw *gateway, want string) bool {
 	}
 	return false
 }
+
+// TestOperatorCommandsInFrontOfAnUpstream: a gateway with no bundled store
+// is ready when its own state is, and verify and backup say there is no
+// store of theirs to check or copy.
+func TestOperatorCommandsInFrontOfAnUpstream(t *testing.T) {
+	back := startGateway(t)
+	front := startGateway(t, "--upstream", "nimblex+"+back.base, "--upstream-token", back.key(t, "front"))
+	code, _, body := do(t, http.MethodGet, front.url("/readyz"), nil, nil)
+	if code != http.StatusOK || string(body) != `{"status":"ok","store":"remote"}` {
+		t.Errorf("/readyz in front of an upstream: %d %s", code, body)
+	}
+	for _, args := range [][]string{
+		{"verify", "--data", front.data},
+		{"backup", "--data", front.data, "--out", filepath.Join(t.TempDir(), "b.tar")},
+	} {
+		code, _, stderr := dragoman(t, args...)
+		if code != 1 || !strings.Contains(stderr, "no bundled store in "+front.data) {
+			t.Errorf("%s in front of an upstream: exit %d stderr %q", args[0], code, stderr)
+		}
+	}
+}
