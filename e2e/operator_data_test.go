@@ -245,6 +245,23 @@ func TestVerifyAndReadyzReportDamage(t *testing.T) {
 	if code, _, stderr := dragoman(t, "verify", "--data", t.TempDir()); code != 1 || !strings.Contains(stderr, "no bundled store") {
 		t.Errorf("verify of an empty dir: exit %d %q", code, stderr)
 	}
+
+	// A backup of the damaged dir keeps what is whole and says what is not;
+	// so does its restore.
+	out := filepath.Join(t.TempDir(), "damaged.tar")
+	code, _, stderr := dragoman(t, "backup", "--data", gw.data, "--out", out)
+	if code != 1 || strings.Count(stderr, "damaged in the source") != 2 {
+		t.Errorf("backup of a damaged dir: exit %d stderr %q", code, stderr)
+	}
+	restored := filepath.Join(t.TempDir(), "restored")
+	code, stdout, stderr = dragoman(t, "restore", "--from", out, "--data", restored)
+	if code != 1 || strings.Count(stderr, "damaged when the backup was taken") != 2 {
+		t.Errorf("restore of a damaged backup: exit %d stdout %q stderr %q", code, stdout, stderr)
+	}
+	gw2 := startGateway(t, "--data", restored)
+	if got := (nx{gw: gw2, key: c.key}).content(t, "inv", "1", "", "keep.txt"); string(got) != "content of keep.txt" {
+		t.Errorf("the sound file restored as %q", got)
+	}
 }
 
 // TestNewerSchemaIsRefused: a data dir written by a newer dragoman (its
