@@ -74,9 +74,14 @@ func Create(dir, name string, readOnly bool, collections []string) (secret strin
 }
 
 // List returns the keys in dir/keys.json in creation order. A missing file
-// gives no keys and no error.
+// gives an error wrapping ErrNoStore; a file with every key revoked gives
+// none and no error.
 func List(dir string) ([]Key, error) {
-	keys, _, err := readFile(filepath.Join(dir, fileName))
+	path := filepath.Join(dir, fileName)
+	keys, st, err := readFile(path)
+	if err == nil && !st.exists {
+		return nil, fmt.Errorf("%s: %w", path, ErrNoStore)
+	}
 	return keys, err
 }
 

@@ -267,8 +267,8 @@ func TestCorruptFile(t *testing.T) {
 func TestMissingFile(t *testing.T) {
 	dir := t.TempDir()
 	list, err := List(filepath.Join(dir, "absent"))
-	if err != nil || len(list) != 0 {
-		t.Errorf("List of a missing dir = %v, %v; want nothing", list, err)
+	if !errors.Is(err, ErrNoStore) || len(list) != 0 {
+		t.Errorf("List of a missing dir = %v, %v; want ErrNoStore", list, err)
 	}
 	r, err := OpenRing(filepath.Join(dir, "absent"))
 	if err != nil {

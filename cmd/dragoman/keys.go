@@ -1,7 +1,7 @@
 package main
 
 import (
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -9,30 +9,14 @@ import (
 	"github.com/dragoman-gw/dragoman/keys"
 )
 
-func keysCommand(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: dragoman keys create|list --data DIR ...")
-		return 2
-	}
-	switch args[0] {
-	case "create":
-		return keysCreate(args[1:], stdout, stderr)
-	case "list":
-		return keysList(args[1:], stdout, stderr)
-	}
-	fmt.Fprintf(stderr, "dragoman keys: unknown command %q\n", args[0])
-	return 2
-}
-
 func keysCreate(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("keys create", "--data DIR --name NAME [--read-only] [--collections a,b]", stdout, stderr)
 	data := fs.String("data", "./data", "data directory of the gateway")
 	name := fs.String("name", "", "name of the key (required); it becomes the owner of what the key creates")
 	readOnly := fs.Bool("read-only", false, "the key may read but not create or delete")
 	collections := fs.String("collections", "", "comma-separated collections the key is limited to (default: all)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if _, code, ok := fs.parse(args); !ok {
+		return code
 	}
 	if *name == "" {
 		fmt.Fprintln(stderr, "dragoman keys create: --name is required")
@@ -52,16 +36,23 @@ func keysCreate(args []string, stdout, stderr io.Writer) int {
 }
 
 func keysList(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("keys list", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("keys list", "--data DIR", stdout, stderr)
 	data := fs.String("data", "./data", "data directory of the gateway")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if _, code, ok := fs.parse(args); !ok {
+		return code
 	}
 	list, err := keys.List(*data)
+	if errors.Is(err, keys.ErrNoStore) {
+		fmt.Fprintf(stderr, "dragoman keys list: no key store in %s (no keys.json): is --data right? Make a key with: dragoman keys create --data %s --name NAME\n", *data, *data)
+		return 1
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "dragoman keys list: %v\n", err)
 		return 1
+	}
+	if len(list) == 0 {
+		fmt.Fprintf(stderr, "dragoman keys list: no keys in %s (every key was revoked)\n", *data)
+		return 0
 	}
 	for _, k := range list {
 		scope := "read-write"
@@ -74,5 +65,36 @@ func keysList(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\n", k.Name, scope, cols, k.Created.Format("2006-01-02T15:04:05Z07:00"))
 	}
+	return 0
+}
+
+func keysRevoke(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("keys revoke", "--data DIR NAME", stdout, stderr)
+	data := fs.String("data", "./data", "data directory of the gateway")
+	pos, code, ok := fs.parse(args, "NAME")
+	if !ok {
+		return code
+	}
+	if err := keys.Revoke(*data, pos[0]); err != nil {
+		fmt.Fprintf(stderr, "dragoman keys revoke: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "revoked key %q; a server on %s refuses it from its next request\n", pos[0], *data)
+	return 0
+}
+
+func keysRotate(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("keys rotate", "--data DIR NAME", stdout, stderr)
+	data := fs.String("data", "./data", "data directory of the gateway")
+	pos, code, ok := fs.parse(args, "NAME")
+	if !ok {
+		return code
+	}
+	secret, err := keys.Rotate(*data, pos[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "dragoman keys rotate: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, secret)
 	return 0
 }

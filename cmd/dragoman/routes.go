@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,30 +10,40 @@ import (
 	"github.com/dragoman-gw/dragoman/translate"
 )
 
-func routesCommand(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "check" && args[0] != "matrix") {
-		fmt.Fprintln(stderr, "usage: dragoman routes check|matrix [--routes FILE]")
-		return 2
-	}
-	fs := flag.NewFlagSet("routes "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	file := fs.String("routes", "", "routes.yaml to check (default: the embedded one)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
-	}
-	cfg, name, err := loadRoutes(*file)
-	if err != nil {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			fmt.Fprintf(stderr, "%s: %s\n", name, line)
-		}
-		return 1
-	}
-	if args[0] == "matrix" {
-		fmt.Fprint(stdout, cfg.UpstreamMatrix())
-		return 0
+func routesCheck(args []string, stdout, stderr io.Writer) int {
+	cfg, name, code, ok := parseRoutesFlags("routes check", args, stdout, stderr)
+	if !ok {
+		return code
 	}
 	fmt.Fprintf(stdout, "%s: ok: %d dialects (%v)\n", name, len(cfg.Dialects()), cfg.Dialects())
 	return 0
+}
+
+func routesMatrix(args []string, stdout, stderr io.Writer) int {
+	cfg, _, code, ok := parseRoutesFlags("routes matrix", args, stdout, stderr)
+	if !ok {
+		return code
+	}
+	fmt.Fprint(stdout, cfg.UpstreamMatrix())
+	return 0
+}
+
+// parseRoutesFlags parses the --routes flag both routes commands take and
+// compiles that file, reporting a bad one line by line (exit 1).
+func parseRoutesFlags(name string, args []string, stdout, stderr io.Writer) (*translate.Config, string, int, bool) {
+	fs := newFlags(name, "[--routes FILE]", stdout, stderr)
+	file := fs.String("routes", "", "routes.yaml to read (default: the embedded one)")
+	if _, code, ok := fs.parse(args); !ok {
+		return nil, "", code, false
+	}
+	cfg, label, err := loadRoutes(*file)
+	if err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(stderr, "%s: %s\n", label, line)
+		}
+		return nil, label, 1, false
+	}
+	return cfg, label, 0, true
 }
 
 // loadRoutes compiles the routes file, or the embedded one when file is "".

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -50,10 +49,9 @@ type serveConfig struct {
 	heapFloor int64
 }
 
-func serve(args []string, stderr io.Writer) int {
+func serve(args []string, stdout, stderr io.Writer) int {
 	var sc serveConfig
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("serve", "[--listen ADDR] [--data DIR] [--routes FILE] [--upstream bundled|DIALECT+URL] [flags]", stdout, stderr)
 	fs.StringVar(&sc.listen, "listen", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&sc.data, "data", "./data", "data directory (store, blobs, keys)")
 	fs.StringVar(&sc.routes, "routes", "", "routes.yaml replacing the embedded one")
@@ -72,8 +70,8 @@ func serve(args []string, stderr io.Writer) int {
 		return err
 	})
 	fs.DurationVar(&sc.upstreamTimeouts.Idle, "upstream-idle-timeout", remote.DefaultTimeouts.Idle, "how long a transfer to or from the upstream may stall")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if _, code, ok := fs.parse(args); !ok {
+		return code
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	if err := runServer(sc, log); err != nil {
@@ -100,6 +98,15 @@ func runServer(sc serveConfig, log *slog.Logger) error {
 		return err
 	}
 	defer store.Close()
+	if b, ok := store.(*bundled.Store); ok {
+		if found, now := b.Schema(); found != now {
+			log.Info("store schema upgraded", "from", found, "to", now)
+		}
+		if r, _ := b.Ready(context.Background()); r.Damaged > 0 {
+			log.Error("store damaged: files missing or resized; run dragoman verify", "damaged", r.Damaged, "first", r.Problems[0].String())
+		}
+		defer startControl(sc.data, b, log)()
+	}
 	ring, err := keys.OpenRing(sc.data)
 	if err != nil {
 		return fmt.Errorf("open keys: %w", err)
@@ -154,6 +161,7 @@ func runServer(sc serveConfig, log *slog.Logger) error {
 		}
 		return c.SendString("ok")
 	})
+	app.Get("/readyz", readyz(store))
 	gw.Mount(app)
 
 	ln, err := net.Listen("tcp", sc.listen)

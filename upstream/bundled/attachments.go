@@ -44,7 +44,7 @@ func (s *Store) Open(ctx context.Context, id string) (upstream.Attachment, upstr
 	}
 	// Once open, the file stays readable even if the attachment is deleted
 	// or replaced meanwhile.
-	f, err := s.openBlob(id)
+	f, err := s.openBlob(ctx, id)
 	if err != nil {
 		return upstream.Attachment{}, nil, err
 	}

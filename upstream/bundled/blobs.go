@@ -130,10 +130,12 @@ func (s *Store) publish(tmp string) (string, error) {
 }
 
 // removeBlob removes a blob file whose metadata is gone or was never
-// committed. A failure is not reported: the file is then an orphan, which
-// the next Open removes.
+// committed, at once or, while a backup or verify holds the blobs, when it
+// is done (see blobHolds). A failure is not reported: the file is then an
+// orphan, which the next Open removes.
 func (s *Store) removeBlob(id string) {
-	_ = os.Remove(s.blobPath(id))
+	s.damage.forget(id) // a damaged attachment deleted is damage no more
+	s.holds.remove(s.blobPath(id))
 }
 
 // removeBlobs removes the blobs of attachments whose metadata a commit has
@@ -145,11 +147,12 @@ func (s *Store) removeBlobs(ids []string) {
 }
 
 // openBlob opens id's content. A missing file means the attachment was
-// deleted between reading its metadata and opening it.
-func (s *Store) openBlob(id string) (*os.File, error) {
+// deleted between reading its metadata and opening it, or, if its
+// metadata is still there, that the data dir lost it (see missingBlob).
+func (s *Store) openBlob(ctx context.Context, id string) (*os.File, error) {
 	f, err := os.Open(s.blobPath(id))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, errAttachmentNotFound()
+		return nil, s.missingBlob(ctx, id)
 	}
 	if err != nil {
 		return nil, classify(err, fmt.Sprintf("open blob %s", id))

@@ -3,7 +3,7 @@
 //
 // On disk, under the directory given to Open:
 //
-//	meta.db            bbolt: buckets attachments, index, unlinked, partials and records (see schema.go)
+//	meta.db            bbolt: buckets attachments, index, unlinked, partials, records and schema (see schema.go, version.go)
 //	blobs/ab/abcd...   the content of attachment abcd..., fanned out by the id's first byte
 //	tmp/               uploads in progress; emptied at every Open
 //
@@ -65,6 +65,13 @@ type Store struct {
 	// partialsCut counts the partial blobs Open cut back to their
 	// committed size.
 	partialsCut int
+	// schemaFound is the schema version Open found (see SchemaVersion).
+	schemaFound uint64
+
+	// holds defers blob removals while a backup or verify reads a snapshot.
+	holds blobHolds
+	// damage is what Open and reads found wrong with the blobs.
+	damage damageLog
 }
 
 // Open opens (creating if needed) the store in dir, then removes what an
@@ -88,17 +95,28 @@ func open(dir string, timeout time.Duration) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	s.db = db
-	if err := db.Update(createBuckets); err != nil {
+	if err := db.Update(func(tx *bolt.Tx) (err error) {
+		s.schemaFound, err = upgradeSchema(tx)
+		return err
+	}); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open %s: create buckets: %w", path, err)
+		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	// Recovery runs under bbolt's file lock, so no other process is writing.
 	if s.tmpRemoved, s.orphansRemoved, s.partialsCut, err = s.recoverDisk(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store: recover: %w", err)
 	}
+	if err := s.checkPresence(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
 	return s, nil
 }
+
+// Schema reports the schema version Open found and the one the store has
+// now: they differ when Open upgraded it.
+func (s *Store) Schema() (found, now uint64) { return s.schemaFound, SchemaVersion }
 
 // Recovered reports what Open cleaned up: entries of tmp/ (uploads that
 // never finished) and blob files that no metadata referenced (a crash
