@@ -25,7 +25,7 @@ const (
 // small bodies whole and streams larger ones; both look the same here.
 func requestBody(c *fiber.Ctx) io.Reader {
 	if s := c.Context().RequestBodyStream(); s != nil {
-		return s
+		return stickyBody(c, s)
 	}
 	return bytes.NewReader(c.Request().Body())
 }
@@ -120,6 +120,9 @@ func (e *exactReader) Read(p []byte) (int, error) {
 		return n, upstream.Errorf(upstream.KindInvalid, "request body ended after %d of %d bytes", e.n, e.want)
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
+		if _, ok := errors.AsType[*upstream.Error](err); ok {
+			return n, err // already says what went wrong (a stalled body is a 408)
+		}
 		return n, upstream.Wrap(upstream.KindInvalid, err, "request body broke off")
 	}
 	return n, err
@@ -132,10 +135,10 @@ func tooLarge(max int64) error {
 // discardBody reads and drops what is left of the request body, so that
 // an early error answer reaches the client (see drainLimit).
 func discardBody(c *fiber.Ctx) {
-	s := c.Context().RequestBodyStream()
-	if s == nil {
+	if c.Context().RequestBodyStream() == nil {
 		return
 	}
+	s := stickyBody(c, c.Context().RequestBodyStream())
 	if conn := c.Context().Conn(); conn != nil {
 		_ = conn.SetReadDeadline(time.Now().Add(drainTime))
 		defer conn.SetReadDeadline(time.Time{}) //nolint:errcheck // the server sets its own before the next read

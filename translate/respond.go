@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -180,9 +181,18 @@ func (g *Gateway) writeError(c *fiber.Ctx, d *compiledDialect, r *compiledRoute,
 		}
 	}
 	status := d.errStatus[kind]
+	if se, ok := errors.AsType[*statusError](err); ok {
+		status = se.status
+		c.Context().SetConnectionClose()
+	}
 	if kind == upstream.KindInternal || kind == upstream.KindUnavailable {
 		g.log.Error("request failed", "dialect", d.name, "method", c.Method(), "path", c.Path(), "err", err)
 	}
+	return g.renderError(c, d, kind, msg, status)
+}
+
+// renderError writes one error answer in d's shape with the given status.
+func (g *Gateway) renderError(c *fiber.Ctx, d *compiledDialect, kind upstream.Kind, msg string, status int) error {
 	c.Context().ResetBody()
 	c.Status(status)
 	if d.spec.Errors.Header != "" {

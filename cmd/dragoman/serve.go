@@ -18,7 +18,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/valyala/fasthttp"
 
+	"github.com/dragoman-gw/dragoman/connguard"
 	"github.com/dragoman-gw/dragoman/heapfloor"
 	"github.com/dragoman-gw/dragoman/keys"
 	"github.com/dragoman-gw/dragoman/proxy"
@@ -48,6 +50,11 @@ type serveConfig struct {
 	// heapFloor is the least heap the collector lets grow before it
 	// collects (0: Go's default pacing).
 	heapFloor int64
+	// conn bounds what clients can hold at the connection level.
+	conn connguard.Limits
+	// onListening, if set, is told the address once the server listens
+	// (tests that run the server in-process listen on port 0).
+	onListening func(net.Addr)
 }
 
 func serve(args []string, stderr io.Writer) int {
@@ -72,18 +79,25 @@ func serve(args []string, stderr io.Writer) int {
 		return err
 	})
 	fs.DurationVar(&sc.upstreamTimeouts.Idle, "upstream-idle-timeout", remote.DefaultTimeouts.Idle, "how long a transfer to or from the upstream may stall")
+	fs.IntVar(&sc.conn.MaxConns, "max-conns", connguard.DefaultMaxConns(), "client connections served at once; more are refused with 503 (0: no cap; the default leaves half the descriptor limit to files)")
+	fs.IntVar(&sc.conn.MaxConnsPerIP, "max-conns-per-ip", 256, "client connections served at once from one address; more are refused with 429 (0: no cap)")
+	fs.DurationVar(&sc.conn.HeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request header (on a new connection, counted from its opening)")
+	fs.DurationVar(&sc.conn.BodyIdle, "body-idle-timeout", 60*time.Second, "how long a request body may stall, or a client not read its answer, before the request is ended")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	if err := runServer(sc, log); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := runServer(ctx, sc, log); err != nil {
 		log.Error("serve failed", "err", err)
 		return 1
 	}
 	return 0
 }
 
-func runServer(sc serveConfig, log *slog.Logger) error {
+// runServer serves until ctx ends, then drains and returns.
+func runServer(ctx context.Context, sc serveConfig, log *slog.Logger) error {
 	cfg, name, err := loadRoutes(sc.routes)
 	if err != nil {
 		return fmt.Errorf("load %s: %w", name, err)
@@ -148,6 +162,12 @@ func runServer(sc serveConfig, log *slog.Logger) error {
 	})
 	// A panic in one handler answers 500 instead of ending every request.
 	app.Use(recover.New())
+	app.Use(func(c *fiber.Ctx) error {
+		if f := connguard.CheckFraming(&c.Request().Header); f != nil {
+			return gw.WriteConnError(c, c.Path(), f.Status, f.Text)
+		}
+		return c.Next()
+	})
 	app.Get("/healthz", func(c *fiber.Ctx) error {
 		if err := store.Ping(c.Context()); err != nil {
 			return c.Status(fiber.StatusServiceUnavailable).SendString("store unavailable")
@@ -156,15 +176,26 @@ func runServer(sc serveConfig, log *slog.Logger) error {
 	})
 	gw.Mount(app)
 
-	ln, err := net.Listen("tcp", sc.listen)
+	inner, err := net.Listen("tcp", sc.listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", sc.listen, err)
 	}
+	ln := connguard.New(inner, sc.conn, log)
+	// What fasthttp cannot read is answered with a fixed text, in the
+	// dialect's shape when the path names one.
+	ln.Guard(app.Server(), func(fctx *fasthttp.RequestCtx, path string, f connguard.Failure) {
+		c := app.AcquireCtx(fctx)
+		defer app.ReleaseCtx(c)
+		_ = gw.WriteConnError(c, path, f.Status, f.Text)
+	})
 	log.Info("dragoman serving", "addr", ln.Addr().String(), "data", sc.data, "routes", name,
 		"dialects", strings.Join(cfg.Dialects(), ","))
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := context.WithCancel(ctx)
 	defer stop()
+	if sc.onListening != nil {
+		sc.onListening(ln.Addr())
+	}
 	if exp, ok := any(store).(upstream.UnlinkedExpirer); ok && sc.unlinkedTTL > 0 {
 		sweeperDone := make(chan struct{})
 		go func() {
@@ -181,7 +212,15 @@ func runServer(sc serveConfig, log *slog.Logger) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	if err := app.ShutdownWithTimeout(30 * time.Second); err != nil {
+	// Connections not in a request (idle, or still sending a header) close
+	// now; requests in progress run to their end before fasthttp's own
+	// shutdown, which would cancel their contexts.
+	drainCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := ln.Drain(drainCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := app.ShutdownWithTimeout(5 * time.Second); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return <-served
