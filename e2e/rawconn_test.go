@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -175,4 +176,24 @@ func dialHeld(t testing.TB, addr string, n int) []net.Conn {
 		}
 	})
 	return conns
+}
+
+// runBinary runs dragoman with args to its end (at most 20 s) and returns
+// its combined output and exit code.
+func runBinary(t testing.TB, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return string(out), 0
+	case errors.As(err, &ee):
+		return string(out), ee.ExitCode()
+	default:
+		t.Fatalf("run dragoman %v: %v", args, err)
+		return "", -1
+	}
 }

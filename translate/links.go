@@ -26,6 +26,9 @@ type Signer struct {
 	secret []byte
 	ttl    time.Duration
 	now    func() time.Time
+	// publicURL, if set, is the origin of every absolute URL the gateway
+	// writes (see WithPublicURL).
+	publicURL string
 }
 
 // NewSigner returns a signer whose links live for ttl.

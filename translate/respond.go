@@ -29,7 +29,7 @@ func (g *Gateway) respond(c *fiber.Ctx, r *compiledRoute, b *bound, res *result)
 	if r.respBody == nil {
 		return nil
 	}
-	e := &env{d: r.d, att: res.att, bound: b, rec: res.rec, files: res.files, origin: origin(c), contentAt: -1}
+	e := &env{d: r.d, att: res.att, bound: b, rec: res.rec, files: res.files, origin: g.originOf(c), contentAt: -1}
 	if res.link != "" {
 		e.link = e.origin + res.link
 	}
@@ -162,11 +162,6 @@ func parseRange(header string, size int64) (start, length int64, partial, ok boo
 		}
 		return s, e - s + 1, true, true
 	}
-}
-
-// origin is the scheme and host the client used, for absolute links.
-func origin(c *fiber.Ctx) string {
-	return c.Protocol() + "://" + string(c.Request().Host())
 }
 
 // writeError renders err in the dialect's error shape: status from the

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -52,6 +53,10 @@ type serveConfig struct {
 	heapFloor int64
 	// conn bounds what clients can hold at the connection level.
 	conn connguard.Limits
+	// publicURL, if set, is the origin of the links the gateway writes.
+	publicURL string
+	// trustedProxies are the addresses whose X-Forwarded-* are believed.
+	trustedProxies string
 	// onListening, if set, is told the address once the server listens
 	// (tests that run the server in-process listen on port 0).
 	onListening func(net.Addr)
@@ -83,6 +88,8 @@ func serve(args []string, stderr io.Writer) int {
 	fs.IntVar(&sc.conn.MaxConnsPerIP, "max-conns-per-ip", 256, "client connections served at once from one address; more are refused with 429 (0: no cap)")
 	fs.DurationVar(&sc.conn.HeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request header (on a new connection, counted from its opening)")
 	fs.DurationVar(&sc.conn.BodyIdle, "body-idle-timeout", 60*time.Second, "how long a request body may stall, or a client not read its answer, before the request is ended")
+	fs.StringVar(&sc.publicURL, "public-url", "", "the gateway's public origin, e.g. https://files.example.com, for the links it writes (default: the origin each request came to)")
+	fs.StringVar(&sc.trustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDRs of proxies whose X-Forwarded-Proto and X-Forwarded-Host are believed (default: none)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -122,8 +129,19 @@ func runServer(ctx context.Context, sc serveConfig, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("link signing secret: %w", err)
 	}
-	opts := translate.Options{Store: store, Auth: keyAuth{ring}, Logger: log,
-		Signer: translate.NewSigner(secret, sc.linkTTL)}
+	signer := translate.NewSigner(secret, sc.linkTTL)
+	if sc.publicURL != "" {
+		u, err := translate.ParsePublicURL(sc.publicURL)
+		if err != nil {
+			return fmt.Errorf("--public-url: %w", err)
+		}
+		signer = signer.WithPublicURL(u)
+	}
+	proxies, err := parseTrustedProxies(sc.trustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	opts := translate.Options{Store: store, Auth: keyAuth{ring}, Logger: log, Signer: signer}
 	if dialect, u, ok := strings.Cut(sc.upstream, "+"); ok {
 		// Same dialect on both sides: what the gateway does not model
 		// passes through to the upstream.
@@ -151,6 +169,9 @@ func runServer(ctx context.Context, sc serveConfig, log *slog.Logger) error {
 		DisableStartupMessage:        true,
 		IdleTimeout:                  120 * time.Second,
 		ReadBufferSize:               16 << 10,
+		// X-Forwarded-* (in c.Protocol, c.Hostname) only from these.
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          proxies,
 		ErrorHandler: func(c *fiber.Ctx, err error) error {
 			var fe *fiber.Error
 			if errors.As(err, &fe) {
@@ -224,6 +245,25 @@ func runServer(ctx context.Context, sc serveConfig, log *slog.Logger) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return <-served
+}
+
+// parseTrustedProxies checks a comma-separated list of addresses and
+// CIDRs; fiber would drop a malformed entry without a word.
+func parseTrustedProxies(list string) ([]string, error) {
+	var out []string
+	for _, p := range strings.Split(list, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				return nil, fmt.Errorf("%q is neither an address nor a CIDR", p)
+			}
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // pinger is a store that can say whether it is ready.
