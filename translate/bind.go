@@ -602,7 +602,7 @@ func (r *compiledRoute) checkBound(b *bound) error {
 			return err
 		}
 	}
-	return nil
+	return ValidateType(b.strs["type"])
 }
 
 // safeFilename turns a title into a usable file name: path separators and

@@ -96,13 +96,15 @@ func (g *Gateway) serveLink(c *fiber.Ctx) error {
 		g.log.Error("open linked attachment", "err", err)
 		return c.SendStatus(fiber.StatusBadGateway)
 	}
-	c.Set(fiber.HeaderContentDisposition, contentDisposition(att.Name))
 	return serveContent(c, &result{att: &att, content: content})
 }
 
-// contentDisposition names the file for a browser, ASCII-safe with the
-// RFC 5987 form for anything else.
+// contentDisposition tells a browser to save the file rather than show
+// it, and names it: ASCII-safe, with the RFC 5987 form for anything else.
 func contentDisposition(name string) string {
+	if name == "" {
+		return "attachment"
+	}
 	ascii := []byte(name)
 	plain := true
 	for i, ch := range ascii {

@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"mime"
 	"strings"
 	"unicode/utf8"
 
@@ -80,6 +81,35 @@ func validateRecordPart(what, s string) error {
 		if r < 0x20 || r == 0x7f {
 			return upstream.Errorf(upstream.KindInvalid, "%s must not contain control characters", what)
 		}
+	}
+	return nil
+}
+
+// MaxTypeBytes bounds a MIME type.
+const MaxTypeBytes = 255
+
+// ValidateType checks a MIME type given by a client: empty (unknown), or
+// a media type "type/subtype" of tokens with well-formed parameters, as a
+// Content-Type header carries it. It is served back as Content-Type, so
+// anything else (a CR LF that would add a header, a bare word) is refused.
+func ValidateType(t string) error {
+	if t == "" {
+		return nil
+	}
+	if len(t) > MaxTypeBytes {
+		return upstream.Errorf(upstream.KindInvalid, "type is longer than %d bytes", MaxTypeBytes)
+	}
+	for i := 0; i < len(t); i++ {
+		if t[i] < 0x20 || t[i] >= 0x7f {
+			return upstream.Errorf(upstream.KindInvalid, "type must be printable ASCII")
+		}
+	}
+	mt, _, err := mime.ParseMediaType(t)
+	if err != nil {
+		return upstream.Errorf(upstream.KindInvalid, "type is not a media type")
+	}
+	if typ, sub, ok := strings.Cut(mt, "/"); !ok || typ == "" || sub == "" || typ == "*" || sub == "*" {
+		return upstream.Errorf(upstream.KindInvalid, "type must be of the form type/subtype")
 	}
 	return nil
 }

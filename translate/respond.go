@@ -72,6 +72,12 @@ func serveContent(c *fiber.Ctx, res *result) error {
 	etag := `"` + a.SHA256 + `"`
 	h := &c.Response().Header
 	h.Set(fiber.HeaderContentType, contentTypeOr(a.Type))
+	// A stored file is never a page of this origin: no sniffing, saved
+	// rather than shown (an HTML or SVG file would run as the gateway's
+	// own), and no scripts should a browser render it anyway.
+	h.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	h.Set(fiber.HeaderContentDisposition, contentDisposition(a.Name))
+	h.Set(fiber.HeaderContentSecurityPolicy, "sandbox")
 	h.Set(fiber.HeaderETag, etag)
 	h.Set(fiber.HeaderAcceptRanges, "bytes")
 	if !a.Modified.IsZero() {
@@ -104,8 +110,11 @@ func serveContent(c *fiber.Ctx, res *result) error {
 	return nil
 }
 
+// contentTypeOr is the Content-Type a stored type is served as: the type
+// itself when it is a well-formed media type, else (empty, or stored by
+// an upstream or an older version unchecked) application/octet-stream.
 func contentTypeOr(t string) string {
-	if t == "" {
+	if t == "" || ValidateType(t) != nil {
 		return "application/octet-stream"
 	}
 	return t
