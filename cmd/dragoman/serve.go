@@ -361,3 +361,4 @@ type caller struct{ key keys.Key }
 func (c caller) Name() string                   { return c.key.Name }
 func (c caller) CanRead(collection string) bool { return c.key.CanRead(collection) }
 func (c caller) CanEdit(collection string) bool { return c.key.CanEdit(collection) }
+func (c caller) ReadOnly() bool                 { return c.key.ReadOnly }
