@@ -75,11 +75,25 @@ func bodyOf(answer []byte) []byte {
 // hundred connections exhaust it.
 func startGatewayNofile(t testing.TB, nofile int, args ...string) *gateway {
 	t.Helper()
-	if _, err := exec.LookPath("sh"); err != nil {
+	return startGatewayCustom(t, nofile, nil, args...)
+}
+
+// startGatewayCustom is startGateway with, when nofile > 0, a descriptor
+// limit, and with prepare run on the fresh data directory before the
+// process starts (to mount a file system on it, say).
+func startGatewayCustom(t testing.TB, nofile int, prepare func(data string), args ...string) *gateway {
+	t.Helper()
+	if _, err := exec.LookPath("sh"); err != nil && nofile > 0 {
 		t.Fatalf("this test needs sh to set a descriptor limit: %v", err)
 	}
 	root := t.TempDir()
 	gw := &gateway{root: root, data: filepath.Join(root, "data"), args: args, out: &syncBuffer{}}
+	if prepare != nil {
+		if err := os.MkdirAll(gw.data, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		prepare(gw.data)
+	}
 	t.Cleanup(func() {
 		gw.stop()
 		if t.Failed() {
@@ -89,12 +103,15 @@ func startGatewayNofile(t testing.TB, nofile int, args ...string) *gateway {
 	gw.addr = freeAddr(t)
 	gw.base = "http://" + gw.addr
 	full := append([]string{"serve", "--listen", gw.addr, "--data", gw.data}, args...)
-	script := fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, nofile)
-	cmd := exec.Command("sh", append([]string{"-c", script, binary}, full...)...)
+	cmd := exec.Command(binary, full...)
+	if nofile > 0 {
+		script := fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, nofile)
+		cmd = exec.Command("sh", append([]string{"-c", script, binary}, full...)...)
+	}
 	cmd.Dir = root
 	cmd.Stdout, cmd.Stderr = gw.out, gw.out
 	cmd.WaitDelay = 2 * time.Second
-	fmt.Fprintf(gw.out, "--- (ulimit -n %d) dragoman %s\n", nofile, strings.Join(full, " "))
+	fmt.Fprintf(gw.out, "--- (nofile %d) dragoman %s\n", nofile, strings.Join(full, " "))
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", binary, err)
 	}

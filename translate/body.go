@@ -138,6 +138,11 @@ func discardBody(c *fiber.Ctx) {
 	if c.Context().RequestBodyStream() == nil {
 		return
 	}
+	if declaredLength(c) > drainLimit {
+		// Too much to drain: answer at once and close.
+		c.Context().SetConnectionClose()
+		return
+	}
 	s := stickyBody(c, c.Context().RequestBodyStream())
 	if conn := c.Context().Conn(); conn != nil {
 		_ = conn.SetReadDeadline(time.Now().Add(drainTime))
