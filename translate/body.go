@@ -51,24 +51,21 @@ func readJSONBody(c *fiber.Ctx, max int64) ([]byte, error) {
 		if s := c.Context().RequestBodyStream(); s == nil {
 			return c.Request().Body(), nil
 		}
+		if n > unbudgetedBody {
+			if err := reserveBody(c, n); err != nil {
+				return nil, err
+			}
+		}
 		body := make([]byte, n)
 		if _, err := io.ReadFull(requestBody(c), body); err != nil {
+			if _, ok := errors.AsType[*upstream.Error](err); ok {
+				return nil, err // a stalled body is a 408
+			}
 			return nil, upstream.Wrap(upstream.KindInvalid, err, "could not read the request body")
 		}
 		return body, nil
 	}
-	r := requestBody(c)
-	if max > 0 {
-		r = io.LimitReader(r, max+1)
-	}
-	body, err := io.ReadAll(r)
-	if err != nil {
-		return nil, upstream.Wrap(upstream.KindInvalid, err, "could not read the request body")
-	}
-	if max > 0 && int64(len(body)) > max {
-		return nil, tooLarge(max)
-	}
-	return body, nil
+	return readBudgeted(c, requestBody(c), max)
 }
 
 // cappedReader fails with a too_large error once more than max bytes

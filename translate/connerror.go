@@ -12,12 +12,15 @@ import (
 	"github.com/dragoman-gw/dragoman/upstream"
 )
 
-// statusError is a failure of the connection under a request, such as a
-// body that stopped arriving, answered with an HTTP status that no
-// canonical kind names (408). The connection is closed after the answer.
+// statusError is a failure that its answer must say more about than its
+// kind: a failure of the connection under a request, such as a body that
+// stopped arriving, answered with an HTTP status that no canonical kind
+// names (408) on a connection closed after the answer; or a refusal to
+// come back later, with Retry-After.
 type statusError struct {
-	status int
-	err    error
+	status     int    // 0: the kind's status, and the connection stays
+	retryAfter string // seconds, for Retry-After; "" sends none
+	err        error
 }
 
 func (e *statusError) Error() string { return e.err.Error() }

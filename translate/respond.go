@@ -186,8 +186,13 @@ func (g *Gateway) writeError(c *fiber.Ctx, d *compiledDialect, r *compiledRoute,
 	}
 	status := d.errStatus[kind]
 	if se, ok := errors.AsType[*statusError](err); ok {
-		status = se.status
-		c.Context().SetConnectionClose()
+		if se.status != 0 {
+			status = se.status
+			c.Context().SetConnectionClose()
+		}
+		if se.retryAfter != "" {
+			c.Set(fiber.HeaderRetryAfter, se.retryAfter)
+		}
 	}
 	if kind == upstream.KindInternal || kind == upstream.KindUnavailable {
 		g.log.Error("request failed", "dialect", d.name, "method", c.Method(), "path", c.Path(), "err", err)

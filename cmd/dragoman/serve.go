@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/dragoman-gw/dragoman/connguard"
 	"github.com/dragoman-gw/dragoman/heapfloor"
 	"github.com/dragoman-gw/dragoman/keys"
+	"github.com/dragoman-gw/dragoman/membudget"
 	"github.com/dragoman-gw/dragoman/proxy"
 	"github.com/dragoman-gw/dragoman/ratelimit"
 	"github.com/dragoman-gw/dragoman/translate"
@@ -57,6 +59,8 @@ type serveConfig struct {
 	publicURL string
 	// trustedProxies are the addresses whose X-Forwarded-* are believed.
 	trustedProxies string
+	// memoryBudget bounds the request bodies held whole in memory at once.
+	memoryBudget int64
 	// onListening, if set, is told the address once the server listens
 	// (tests that run the server in-process listen on port 0).
 	onListening func(net.Addr)
@@ -90,6 +94,14 @@ func serve(args []string, stderr io.Writer) int {
 	fs.DurationVar(&sc.conn.BodyIdle, "body-idle-timeout", 60*time.Second, "how long a request body may stall, or a client not read its answer, before the request is ended")
 	fs.StringVar(&sc.publicURL, "public-url", "", "the gateway's public origin, e.g. https://files.example.com, for the links it writes (default: the origin each request came to)")
 	fs.StringVar(&sc.trustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDRs of proxies whose X-Forwarded-Proto and X-Forwarded-Host are believed (default: none)")
+	sc.memoryBudget = 256 << 20
+	fs.Func("memory-budget", "request bodies held whole in memory (base64 JSON uploads) at once, e.g. 1GiB; past it requests wait, then get 503 (default 256MiB)", func(v string) (err error) {
+		sc.memoryBudget, err = translate.ParseByteSize(v)
+		if err == nil && sc.memoryBudget <= 0 {
+			err = errors.New("must be more than 0")
+		}
+		return err
+	})
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -112,6 +124,11 @@ func runServer(ctx context.Context, sc serveConfig, log *slog.Logger) error {
 	// GOGC in the environment is the operator's own choice of pacing.
 	if _, set := os.LookupEnv("GOGC"); !set && sc.heapFloor > 0 {
 		defer heapfloor.Start(uint64(sc.heapFloor)).Stop()
+	}
+	// The budget bounds what requests hold; the soft memory limit makes the
+	// collector reclaim their garbage before the heap grows past it.
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && sc.memoryBudget > 0 {
+		debug.SetMemoryLimit(sc.memoryBudget + memoryHeadroom)
 	}
 	if err := os.MkdirAll(sc.data, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
@@ -189,6 +206,9 @@ func runServer(ctx context.Context, sc serveConfig, log *slog.Logger) error {
 		}
 		return c.Next()
 	})
+	if sc.memoryBudget > 0 {
+		app.Use(translate.HoldBodiesWithin(membudget.New(sc.memoryBudget, memoryWait)))
+	}
 	app.Get("/healthz", func(c *fiber.Ctx) error {
 		if err := store.Ping(c.Context()); err != nil {
 			return c.Status(fiber.StatusServiceUnavailable).SendString("store unavailable")
@@ -246,6 +266,14 @@ func runServer(ctx context.Context, sc serveConfig, log *slog.Logger) error {
 	}
 	return <-served
 }
+
+// memoryHeadroom is what the process may use beyond the memory budget
+// (the live heap, buffers, streamed bodies) before the collector works
+// harder; memoryWait is how long a request waits for room in the budget.
+const (
+	memoryHeadroom = 128 << 20
+	memoryWait     = 5 * time.Second
+)
 
 // parseTrustedProxies checks a comma-separated list of addresses and
 // CIDRs; fiber would drop a malformed entry without a word.
