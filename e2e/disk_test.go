@@ -101,6 +101,7 @@ func TestDiskFull(t *testing.T) {
 	if st, _, got := do(t, http.MethodGet, n.contentURL("Disk", "1", "", "keep.txt"), bearer(key), nil); st != http.StatusOK || string(got) != "kept" {
 		t.Fatalf("a read after the full disk: %d %q", st, got)
 	}
+
 }
 
 // TestRawUploadsAreCapped: a Nimblex raw upload larger than its route's
