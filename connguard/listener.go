@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -62,10 +63,11 @@ type Listener struct {
 	spareMu sync.Mutex
 	spare   *os.File
 
-	mu       sync.Mutex
-	conns    map[*conn]struct{}
-	perIP    map[netip.Addr]int
-	draining bool
+	mu    sync.Mutex
+	conns map[*conn]struct{}
+	perIP map[netip.Addr]int
+	// draining is read on every read of every connection: no lock.
+	draining atomic.Bool
 	// drained is closed once the listener is draining and serves no
 	// connection any more.
 	drained     chan struct{}
@@ -182,7 +184,7 @@ func (l *Listener) admit(c net.Conn) (net.Conn, bool) {
 	ip := remoteIP(c)
 	l.mu.Lock()
 	switch {
-	case l.draining:
+	case l.draining.Load():
 		l.mu.Unlock()
 		l.refuse(c, refusalDraining)
 		return nil, false
@@ -221,7 +223,7 @@ func (l *Listener) release(c *conn) {
 }
 
 func (l *Listener) checkDrainedLocked() {
-	if l.draining && len(l.conns) == 0 {
+	if l.draining.Load() && len(l.conns) == 0 {
 		l.drainedOnce.Do(func() { close(l.drained) })
 	}
 }
@@ -241,7 +243,7 @@ func remoteIP(c net.Conn) netip.Addr {
 // ctx's error if connections were still being served when ctx ended.
 func (l *Listener) Drain(ctx context.Context) error {
 	l.mu.Lock()
-	l.draining = true
+	l.draining.Store(true)
 	conns := make([]*conn, 0, len(l.conns))
 	for c := range l.conns {
 		conns = append(conns, c)
@@ -259,11 +261,7 @@ func (l *Listener) Drain(ctx context.Context) error {
 	}
 }
 
-func (l *Listener) isDraining() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.draining
-}
+func (l *Listener) isDraining() bool { return l.draining.Load() }
 
 // Open reports how many connections are being served.
 func (l *Listener) Open() int {
