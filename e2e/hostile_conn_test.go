@@ -218,6 +218,8 @@ func TestMalformedRequestsAreNotEchoed(t *testing.T) {
 			400, "malformed request\n"},
 		{"unknown transfer coding, transactionlink", "POST /tables/t/records/r/attachments HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n" + victim,
 			400, ""},
+		{"no route at all", "GET /nowhere-VICTIM HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+			404, "Not Found"},
 		{"header too large, infolobby", "POST /api/table/1/record/2/get HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("v", 20<<10) + "\r\n\r\n" + victim,
 			431, `{"error":"request header too large","status":431}`},
 	} {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/gofiber/fiber/v2/utils"
 	"github.com/valyala/fasthttp"
 
 	"github.com/dragoman-gw/dragoman/connguard"
@@ -192,7 +193,9 @@ func runServer(ctx context.Context, sc serveConfig, log *slog.Logger) error {
 		ErrorHandler: func(c *fiber.Ctx, err error) error {
 			var fe *fiber.Error
 			if errors.As(err, &fe) {
-				return c.Status(fe.Code).SendString(fe.Message)
+				// fiber's own messages quote the request ("Cannot GET
+				// /path"): only the status's text goes back.
+				return c.Status(fe.Code).SendString(utils.StatusMessage(fe.Code))
 			}
 			log.Error("unhandled error", "path", c.Path(), "err", err)
 			return c.Status(fiber.StatusInternalServerError).SendString("internal error")
