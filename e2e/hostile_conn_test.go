@@ -90,8 +90,14 @@ func waitStatus(t testing.TB, gw *gateway, path string, want int, limit time.Dur
 // slot is served again.
 func TestConnectionsPerIPAreCapped(t *testing.T) {
 	gw := startGateway(t, "--max-conns-per-ip", "4")
+	// The health check's keep-alive connection would take a slot.
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	time.Sleep(200 * time.Millisecond)
 	conns := dialHeld(t, gw.addr, 4)
-	time.Sleep(200 * time.Millisecond) // let the gateway accept them
+	fmt.Fprint(conns[3], "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	if got, _ := readUntilClosed(conns[3], 500*time.Millisecond); statusOf(got) != http.StatusOK {
+		t.Fatalf("the fourth connection: %s, want it served", snippet(got))
+	}
 	got, closed := rawExchange(t, gw.addr, nil, 3*time.Second)
 	if !closed || statusOf(got) != http.StatusTooManyRequests {
 		t.Fatalf("fifth connection: closed=%v answer %s, want 429 and a close", closed, snippet(got))
@@ -322,6 +328,41 @@ func TestShutdownIsNotHeldByHalfOpenRequests(t *testing.T) {
 		}
 		if e := <-exited; e.code != 0 {
 			t.Fatalf("exit code %d after %v, want 0", e.code, e.took)
+		}
+	})
+}
+
+// TestConnectionDefaults: with no flags, a header is waited for 10 s and
+// an address may hold 256 connections.
+func TestConnectionDefaults(t *testing.T) {
+	t.Parallel()
+	gw := startGateway(t)
+	t.Run("header timeout 10s", func(t *testing.T) {
+		t.Parallel()
+		start := time.Now()
+		got, closed := rawExchange(t, gw.addr, []byte("GET /healthz HTTP/1.1\r\nHost: x\r\n"), 20*time.Second)
+		el := time.Since(start)
+		if !closed || statusOf(got) != http.StatusRequestTimeout || el < 9*time.Second || el > 15*time.Second {
+			t.Fatalf("half a header: closed=%v after %v, answer %s; want 408 after about 10 s", closed, el, snippet(got))
+		}
+	})
+	t.Run("256 connections per address", func(t *testing.T) {
+		t.Parallel()
+		gw := startGateway(t) // its own: the other subtest holds a connection
+		// The health check's keep-alive connection would take a slot.
+		http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+		time.Sleep(200 * time.Millisecond)
+		held := dialHeld(t, gw.addr, 256)
+		fmt.Fprint(held[255], "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		if got, _ := readUntilClosed(held[255], 3*time.Second); statusOf(got) != http.StatusOK {
+			t.Fatalf("connection 256: %s, want it served", snippet(got))
+		}
+		held[255].Close()
+		held[255] = dialHeld(t, gw.addr, 1)[0]
+		time.Sleep(300 * time.Millisecond)
+		got, closed := rawExchange(t, gw.addr, nil, 3*time.Second)
+		if !closed || statusOf(got) != http.StatusTooManyRequests {
+			t.Fatalf("connection 257: closed=%v answer %s, want 429", closed, snippet(got))
 		}
 	})
 }
