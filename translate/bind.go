@@ -629,16 +629,18 @@ func (r *compiledRoute) checkBound(b *bound) error {
 		if b.strs["field"] == "" {
 			b.strs["field"] = r.d.defaultField
 		}
-		if err := ValidateField(b.strs["field"]); err != nil {
+		var err error
+		if b.strs["field"], err = CleanField(b.strs["field"]); err != nil {
 			return err
 		}
 	}
 	if name, ok := b.strs["name"]; ok {
-		if err := ValidateName(name); err != nil {
+		var err error
+		if b.strs["name"], err = CleanName(name); err != nil {
 			return err
 		}
 	}
-	return nil
+	return ValidateType(b.strs["type"])
 }
 
 // safeFilename turns a title into a usable file name: path separators and

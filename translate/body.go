@@ -25,7 +25,7 @@ const (
 // small bodies whole and streams larger ones; both look the same here.
 func requestBody(c *fiber.Ctx) io.Reader {
 	if s := c.Context().RequestBodyStream(); s != nil {
-		return s
+		return stickyBody(c, s)
 	}
 	return bytes.NewReader(c.Request().Body())
 }
@@ -51,24 +51,21 @@ func readJSONBody(c *fiber.Ctx, max int64) ([]byte, error) {
 		if s := c.Context().RequestBodyStream(); s == nil {
 			return c.Request().Body(), nil
 		}
+		if n > unbudgetedBody {
+			if err := reserveBody(c, n); err != nil {
+				return nil, err
+			}
+		}
 		body := make([]byte, n)
 		if _, err := io.ReadFull(requestBody(c), body); err != nil {
+			if _, ok := errors.AsType[*upstream.Error](err); ok {
+				return nil, err // a stalled body is a 408
+			}
 			return nil, upstream.Wrap(upstream.KindInvalid, err, "could not read the request body")
 		}
 		return body, nil
 	}
-	r := requestBody(c)
-	if max > 0 {
-		r = io.LimitReader(r, max+1)
-	}
-	body, err := io.ReadAll(r)
-	if err != nil {
-		return nil, upstream.Wrap(upstream.KindInvalid, err, "could not read the request body")
-	}
-	if max > 0 && int64(len(body)) > max {
-		return nil, tooLarge(max)
-	}
-	return body, nil
+	return readBudgeted(c, requestBody(c), max)
 }
 
 // cappedReader fails with a too_large error once more than max bytes
@@ -120,6 +117,9 @@ func (e *exactReader) Read(p []byte) (int, error) {
 		return n, upstream.Errorf(upstream.KindInvalid, "request body ended after %d of %d bytes", e.n, e.want)
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
+		if _, ok := errors.AsType[*upstream.Error](err); ok {
+			return n, err // already says what went wrong (a stalled body is a 408)
+		}
 		return n, upstream.Wrap(upstream.KindInvalid, err, "request body broke off")
 	}
 	return n, err
@@ -132,10 +132,15 @@ func tooLarge(max int64) error {
 // discardBody reads and drops what is left of the request body, so that
 // an early error answer reaches the client (see drainLimit).
 func discardBody(c *fiber.Ctx) {
-	s := c.Context().RequestBodyStream()
-	if s == nil {
+	if c.Context().RequestBodyStream() == nil {
 		return
 	}
+	if declaredLength(c) > drainLimit {
+		// Too much to drain: answer at once and close.
+		c.Context().SetConnectionClose()
+		return
+	}
+	s := stickyBody(c, c.Context().RequestBodyStream())
 	if conn := c.Context().Conn(); conn != nil {
 		_ = conn.SetReadDeadline(time.Now().Add(drainTime))
 		defer conn.SetReadDeadline(time.Time{}) //nolint:errcheck // the server sets its own before the next read

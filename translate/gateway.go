@@ -179,14 +179,20 @@ func (g *Gateway) authenticate(c *fiber.Ctx, d *compiledDialect) (Caller, error)
 func checkScope(r *compiledRoute, b *bound, caller Caller) error {
 	col, named := b.strs["record.collection"]
 	if r.spec.Scope == "edit" {
-		if !named {
-			col = ""
+		if !named && r.op.Addresses {
+			// By id: the attachment's collection is checked once found;
+			// here only a key that may edit nowhere is refused. Asking
+			// CanEdit("") would refuse every collection-limited key.
+			if readOnly(caller) {
+				return errReadOnly()
+			}
+			return nil
 		}
 		if !caller.CanEdit(col) {
 			if named && !caller.CanRead(col) {
 				return forbidden()
 			}
-			return upstream.Errorf(upstream.KindForbidden, "this key is read-only")
+			return errReadOnly()
 		}
 		return nil
 	}

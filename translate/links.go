@@ -26,6 +26,9 @@ type Signer struct {
 	secret []byte
 	ttl    time.Duration
 	now    func() time.Time
+	// publicURL, if set, is the origin of every absolute URL the gateway
+	// writes (see WithPublicURL).
+	publicURL string
 }
 
 // NewSigner returns a signer whose links live for ttl.
@@ -93,13 +96,15 @@ func (g *Gateway) serveLink(c *fiber.Ctx) error {
 		g.log.Error("open linked attachment", "err", err)
 		return c.SendStatus(fiber.StatusBadGateway)
 	}
-	c.Set(fiber.HeaderContentDisposition, contentDisposition(att.Name))
 	return serveContent(c, &result{att: &att, content: content})
 }
 
-// contentDisposition names the file for a browser, ASCII-safe with the
-// RFC 5987 form for anything else.
+// contentDisposition tells a browser to save the file rather than show
+// it, and names it: ASCII-safe, with the RFC 5987 form for anything else.
 func contentDisposition(name string) string {
+	if name == "" {
+		return "attachment"
+	}
 	ascii := []byte(name)
 	plain := true
 	for i, ch := range ascii {

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,7 +30,7 @@ func (g *Gateway) respond(c *fiber.Ctx, r *compiledRoute, b *bound, res *result)
 		return nil
 	}
 	e := &env{d: r.d, att: res.att, bound: b, rec: res.rec, files: res.files, records: res.records, total: res.total,
-		origin: origin(c), contentAt: -1}
+		origin: g.originOf(c), contentAt: -1}
 	if res.link != "" {
 		e.link = e.origin + res.link
 	}
@@ -72,6 +73,12 @@ func serveContent(c *fiber.Ctx, res *result) error {
 	etag := `"` + a.SHA256 + `"`
 	h := &c.Response().Header
 	h.Set(fiber.HeaderContentType, contentTypeOr(a.Type))
+	// A stored file is never a page of this origin: no sniffing, saved
+	// rather than shown (an HTML or SVG file would run as the gateway's
+	// own), and no scripts should a browser render it anyway.
+	h.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	h.Set(fiber.HeaderContentDisposition, contentDisposition(a.Name))
+	h.Set(fiber.HeaderContentSecurityPolicy, "sandbox")
 	h.Set(fiber.HeaderETag, etag)
 	h.Set(fiber.HeaderAcceptRanges, "bytes")
 	if !a.Modified.IsZero() {
@@ -104,8 +111,11 @@ func serveContent(c *fiber.Ctx, res *result) error {
 	return nil
 }
 
+// contentTypeOr is the Content-Type a stored type is served as: the type
+// itself when it is a well-formed media type, else (empty, or stored by
+// an upstream or an older version unchecked) application/octet-stream.
 func contentTypeOr(t string) string {
-	if t == "" {
+	if t == "" || ValidateType(t) != nil {
 		return "application/octet-stream"
 	}
 	return t
@@ -164,11 +174,6 @@ func parseRange(header string, size int64) (start, length int64, partial, ok boo
 	}
 }
 
-// origin is the scheme and host the client used, for absolute links.
-func origin(c *fiber.Ctx) string {
-	return c.Protocol() + "://" + string(c.Request().Host())
-}
-
 // writeError renders err in the dialect's error shape: status from the
 // kind, message in the body template and/or a header. Every error a client
 // sees leaves through here.
@@ -181,9 +186,23 @@ func (g *Gateway) writeError(c *fiber.Ctx, d *compiledDialect, r *compiledRoute,
 		}
 	}
 	status := d.errStatus[kind]
+	if se, ok := errors.AsType[*statusError](err); ok {
+		if se.status != 0 {
+			status = se.status
+			c.Context().SetConnectionClose()
+		}
+		if se.retryAfter != "" {
+			c.Set(fiber.HeaderRetryAfter, se.retryAfter)
+		}
+	}
 	if kind == upstream.KindInternal || kind == upstream.KindUnavailable {
 		g.log.Error("request failed", "dialect", d.name, "method", c.Method(), "path", c.Path(), "err", err)
 	}
+	return g.renderError(c, d, kind, msg, status)
+}
+
+// renderError writes one error answer in d's shape with the given status.
+func (g *Gateway) renderError(c *fiber.Ctx, d *compiledDialect, kind upstream.Kind, msg string, status int) error {
 	c.Context().ResetBody()
 	c.Status(status)
 	if d.spec.Errors.Header != "" {

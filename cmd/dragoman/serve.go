@@ -8,18 +8,24 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/gofiber/fiber/v2/utils"
+	"github.com/valyala/fasthttp"
 
+	"github.com/dragoman-gw/dragoman/connguard"
 	"github.com/dragoman-gw/dragoman/heapfloor"
 	"github.com/dragoman-gw/dragoman/keys"
+	"github.com/dragoman-gw/dragoman/membudget"
 	"github.com/dragoman-gw/dragoman/proxy"
 	"github.com/dragoman-gw/dragoman/ratelimit"
 	"github.com/dragoman-gw/dragoman/translate"
@@ -47,6 +53,17 @@ type serveConfig struct {
 	// heapFloor is the least heap the collector lets grow before it
 	// collects (0: Go's default pacing).
 	heapFloor int64
+	// conn bounds what clients can hold at the connection level.
+	conn connguard.Limits
+	// publicURL, if set, is the origin of the links the gateway writes.
+	publicURL string
+	// trustedProxies are the addresses whose X-Forwarded-* are believed.
+	trustedProxies string
+	// memoryBudget bounds the request bodies held whole in memory at once.
+	memoryBudget int64
+	// onListening, if set, is told the address once the server listens
+	// (tests that run the server in-process listen on port 0).
+	onListening func(net.Addr)
 }
 
 func serve(args []string, stdout, stderr io.Writer) int {
@@ -70,18 +87,35 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return err
 	})
 	fs.DurationVar(&sc.upstreamTimeouts.Idle, "upstream-idle-timeout", remote.DefaultTimeouts.Idle, "how long a transfer to or from the upstream may stall")
+	fs.IntVar(&sc.conn.MaxConns, "max-conns", connguard.DefaultMaxConns(), "client connections served at once; more are refused with 503 (0: no cap; the default leaves half the descriptor limit to files)")
+	fs.IntVar(&sc.conn.MaxConnsPerIP, "max-conns-per-ip", 256, "client connections served at once from one address; more are refused with 429 (0: no cap)")
+	fs.DurationVar(&sc.conn.HeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request header (on a new connection, counted from its opening)")
+	fs.DurationVar(&sc.conn.BodyIdle, "body-idle-timeout", 60*time.Second, "how long a request body may stall, or a client not read its answer, before the request is ended")
+	fs.StringVar(&sc.publicURL, "public-url", "", "the gateway's public origin, e.g. https://files.example.com, for the links it writes (default: the origin each request came to)")
+	fs.StringVar(&sc.trustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDRs of proxies whose X-Forwarded-Proto and X-Forwarded-Host are believed (default: none)")
+	sc.memoryBudget = 256 << 20
+	fs.Func("memory-budget", "request bodies held whole in memory (base64 JSON uploads) at once, e.g. 1GiB; past it requests wait, then get 503 (default 256MiB)", func(v string) (err error) {
+		sc.memoryBudget, err = translate.ParseByteSize(v)
+		if err == nil && sc.memoryBudget <= 0 {
+			err = errors.New("must be more than 0")
+		}
+		return err
+	})
 	if _, code, ok := fs.parse(args); !ok {
 		return code
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	if err := runServer(sc, log); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := runServer(ctx, sc, log); err != nil {
 		log.Error("serve failed", "err", err)
 		return 1
 	}
 	return 0
 }
 
-func runServer(sc serveConfig, log *slog.Logger) error {
+// runServer serves until ctx ends, then drains and returns.
+func runServer(ctx context.Context, sc serveConfig, log *slog.Logger) error {
 	cfg, name, err := loadRoutes(sc.routes)
 	if err != nil {
 		return fmt.Errorf("load %s: %w", name, err)
@@ -89,6 +123,11 @@ func runServer(sc serveConfig, log *slog.Logger) error {
 	// GOGC in the environment is the operator's own choice of pacing.
 	if _, set := os.LookupEnv("GOGC"); !set && sc.heapFloor > 0 {
 		defer heapfloor.Start(uint64(sc.heapFloor)).Stop()
+	}
+	// The budget bounds what requests hold; the soft memory limit makes the
+	// collector reclaim their garbage before the heap grows past it.
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && sc.memoryBudget > 0 {
+		debug.SetMemoryLimit(sc.memoryBudget + memoryHeadroom)
 	}
 	if err := os.MkdirAll(sc.data, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
@@ -115,8 +154,19 @@ func runServer(sc serveConfig, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("link signing secret: %w", err)
 	}
-	opts := translate.Options{Store: store, Auth: keyAuth{ring}, Logger: log,
-		Signer: translate.NewSigner(secret, sc.linkTTL)}
+	signer := translate.NewSigner(secret, sc.linkTTL)
+	if sc.publicURL != "" {
+		u, err := translate.ParsePublicURL(sc.publicURL)
+		if err != nil {
+			return fmt.Errorf("--public-url: %w", err)
+		}
+		signer = signer.WithPublicURL(u)
+	}
+	proxies, err := parseTrustedProxies(sc.trustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	opts := translate.Options{Store: store, Auth: keyAuth{ring}, Logger: log, Signer: signer}
 	if dialect, u, ok := strings.Cut(sc.upstream, "+"); ok {
 		// Same dialect on both sides: what the gateway does not model
 		// passes through to the upstream.
@@ -144,10 +194,15 @@ func runServer(sc serveConfig, log *slog.Logger) error {
 		DisableStartupMessage:        true,
 		IdleTimeout:                  120 * time.Second,
 		ReadBufferSize:               16 << 10,
+		// X-Forwarded-* (in c.Protocol, c.Hostname) only from these.
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          proxies,
 		ErrorHandler: func(c *fiber.Ctx, err error) error {
 			var fe *fiber.Error
 			if errors.As(err, &fe) {
-				return c.Status(fe.Code).SendString(fe.Message)
+				// fiber's own messages quote the request ("Cannot GET
+				// /path"): only the status's text goes back.
+				return c.Status(fe.Code).SendString(utils.StatusMessage(fe.Code))
 			}
 			log.Error("unhandled error", "path", c.Path(), "err", err)
 			return c.Status(fiber.StatusInternalServerError).SendString("internal error")
@@ -155,6 +210,15 @@ func runServer(sc serveConfig, log *slog.Logger) error {
 	})
 	// A panic in one handler answers 500 instead of ending every request.
 	app.Use(recover.New())
+	app.Use(func(c *fiber.Ctx) error {
+		if f := connguard.CheckFraming(&c.Request().Header); f != nil {
+			return gw.WriteConnError(c, c.Path(), f.Status, f.Text)
+		}
+		return c.Next()
+	})
+	if sc.memoryBudget > 0 {
+		app.Use(translate.HoldBodiesWithin(membudget.New(sc.memoryBudget, memoryWait)))
+	}
 	app.Get("/healthz", func(c *fiber.Ctx) error {
 		if err := store.Ping(c.Context()); err != nil {
 			return c.Status(fiber.StatusServiceUnavailable).SendString("store unavailable")
@@ -164,15 +228,26 @@ func runServer(sc serveConfig, log *slog.Logger) error {
 	app.Get("/readyz", readyz(store))
 	gw.Mount(app)
 
-	ln, err := net.Listen("tcp", sc.listen)
+	inner, err := net.Listen("tcp", sc.listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", sc.listen, err)
 	}
+	ln := connguard.New(inner, sc.conn, log)
+	// What fasthttp cannot read is answered with a fixed text, in the
+	// dialect's shape when the path names one.
+	ln.Guard(app.Server(), func(fctx *fasthttp.RequestCtx, path string, f connguard.Failure) {
+		c := app.AcquireCtx(fctx)
+		defer app.ReleaseCtx(c)
+		_ = gw.WriteConnError(c, path, f.Status, f.Text)
+	})
 	log.Info("dragoman serving", "addr", ln.Addr().String(), "data", sc.data, "routes", name,
 		"dialects", strings.Join(cfg.Dialects(), ","))
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := context.WithCancel(ctx)
 	defer stop()
+	if sc.onListening != nil {
+		sc.onListening(ln.Addr())
+	}
 	if exp, ok := any(store).(upstream.UnlinkedExpirer); ok && sc.unlinkedTTL > 0 {
 		sweeperDone := make(chan struct{})
 		go func() {
@@ -189,10 +264,45 @@ func runServer(sc serveConfig, log *slog.Logger) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	if err := app.ShutdownWithTimeout(30 * time.Second); err != nil {
+	// Connections not in a request (idle, or still sending a header) close
+	// now; requests in progress run to their end before fasthttp's own
+	// shutdown, which would cancel their contexts.
+	drainCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := ln.Drain(drainCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := app.ShutdownWithTimeout(5 * time.Second); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return <-served
+}
+
+// memoryHeadroom is what the process may use beyond the memory budget
+// (the live heap, buffers, streamed bodies) before the collector works
+// harder; memoryWait is how long a request waits for room in the budget.
+const (
+	memoryHeadroom = 128 << 20
+	memoryWait     = 5 * time.Second
+)
+
+// parseTrustedProxies checks a comma-separated list of addresses and
+// CIDRs; fiber would drop a malformed entry without a word.
+func parseTrustedProxies(list string) ([]string, error) {
+	var out []string
+	for _, p := range strings.Split(list, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				return nil, fmt.Errorf("%q is neither an address nor a CIDR", p)
+			}
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // pinger is a store that can say whether it is ready.
@@ -290,3 +400,4 @@ type caller struct{ key keys.Key }
 func (c caller) Name() string                   { return c.key.Name }
 func (c caller) CanRead(collection string) bool { return c.key.CanRead(collection) }
 func (c caller) CanEdit(collection string) bool { return c.key.CanEdit(collection) }
+func (c caller) ReadOnly() bool                 { return c.key.ReadOnly }

@@ -29,7 +29,8 @@ func ctxError(err error) error {
 
 // classify adds context to err and makes sure it has a kind: an error that
 // already has one (validation, not found, a reader's own upstream.Error)
-// keeps it; a full disk is unavailable; anything else is internal.
+// keeps it; a full, failing or read-only disk is unavailable; anything
+// else is internal.
 func classify(err error, what string) error {
 	if err == nil {
 		return nil
@@ -41,8 +42,12 @@ func classify(err error, what string) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return ctxError(err)
 	}
-	if errors.Is(err, syscall.ENOSPC) {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
 		return upstream.Wrap(upstream.KindUnavailable, err, "storage is full")
+	}
+	if errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.EIO) {
+		// A failing or read-only disk: no write can succeed now, reads may.
+		return upstream.Wrap(upstream.KindUnavailable, err, "storage cannot be written")
 	}
 	return upstream.Wrap(upstream.KindInternal, err, "storage failure")
 }
