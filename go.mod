@@ -8,6 +8,7 @@ require (
 	github.com/tidwall/sjson v1.2.7
 	github.com/valyala/fasthttp v1.78.0
 	go.etcd.io/bbolt v1.5.0
+	golang.org/x/text v0.43.0
 	gopkg.in/yaml.v3 v3.0.1
 )
 

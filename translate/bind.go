@@ -46,6 +46,10 @@ type bound struct {
 	// expectedSize is the announced size of a file uploaded in chunks.
 	expectedSize int64
 
+	// headOnly marks a HEAD of a raw download: it answers from the
+	// attachment's metadata and leaves its bytes unread.
+	headOnly bool
+
 	// late, for multipart bodies, reads the values that follow the file
 	// part and binds them; the store calls it (through Finish) once the
 	// file is consumed.

@@ -77,6 +77,11 @@ func (g *Gateway) Mount(app fiber.Router) {
 	for _, d := range g.cfg.dialects {
 		for _, r := range d.routes {
 			app.Add(r.spec.Method, r.fullPath, g.handler(r))
+			if r.spec.Method == fiber.MethodGet {
+				// HEAD is GET without the body (RFC 9110 9.3.2): same
+				// status and headers, Content-Length included.
+				app.Add(fiber.MethodHead, r.fullPath, g.handler(r))
+			}
 		}
 	}
 	// Longest mount first: "/api/v1" must win over "/api".
@@ -134,6 +139,9 @@ func (g *Gateway) handler(r *compiledRoute) fiber.Handler {
 		var b *bound
 		if err == nil {
 			b, err = r.decode(c)
+		}
+		if err == nil {
+			b.headOnly = r.rawContent && c.Method() == fiber.MethodHead
 		}
 		if err == nil {
 			err = checkScope(r, b, caller)

@@ -136,6 +136,9 @@ func runDownload(ctx context.Context, x *exchange) (*result, error) {
 	if x.r.maxContent > 0 && att.Size > x.r.maxContent {
 		return nil, upstream.Errorf(upstream.KindTooLarge, "file is larger than the %d bytes this call can return", x.r.maxContent)
 	}
+	if x.b.headOnly {
+		return &result{att: &att}, nil // HEAD: the stat above answers it
+	}
 	a, content, err := x.store.Open(ctx, att.ID)
 	if err != nil {
 		return nil, err
