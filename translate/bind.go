@@ -131,7 +131,7 @@ func (r *compiledRoute) bindOne(b *bound, bd *binding, src requestSource) error 
 		if src.form.file == nil {
 			return bd.fail(upstream.KindMissing, "missing", "missing file part "+r.spec.Body.File)
 		}
-		b.content, b.contentMax = src.form.file, r.bodyMaxFor(bd)
+		b.content, b.contentMax = src.form.content, r.bodyMaxFor(bd)
 		return nil
 	}
 	if bd.source == "form" && bd.target == "tags" {
@@ -294,8 +294,8 @@ func (bd *binding) read(src requestSource) (gjson.Result, bool) {
 			return str(vs[0])
 		}
 	case "file.name":
-		if src.form.file != nil && src.form.file.FileName() != "" {
-			return str(src.form.file.FileName())
+		if n := src.form.fileName(); n != "" {
+			return str(n)
 		}
 	case "file.type":
 		if t := src.form.fileType(); t != "" {
