@@ -628,14 +628,14 @@ func safeFilename(s string) string {
 	return s
 }
 
-// sniffContent fills an empty or generic type from the content's first
-// bytes, keeping the stream whole.
+// sniffContent settles the type from the content's first bytes (see
+// uploadType), keeping the stream whole.
 func sniffContent(b *bound) {
-	if !isGenericType(b.strs["type"]) || b.content == nil {
+	if b.content == nil {
 		return
 	}
 	br := bufio.NewReaderSize(b.content, 512)
 	head, _ := br.Peek(512)
-	b.strs["type"] = SniffType(head, b.strs["name"])
+	b.strs["type"] = uploadType(b.strs["type"], head, b.strs["name"])
 	b.content = br
 }
