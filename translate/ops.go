@@ -233,8 +233,9 @@ func runRecordUpdate(ctx context.Context, x *exchange) (*result, error) {
 		}
 		for _, f := range b.emptyFields {
 			if f == r.d.defaultField || len(inField(existing, f)) > 0 {
+				// Cleared; its [] stays in the data, so a record get
+				// still shows the field, empty.
 				fields[f] = []string{}
-				b.data, _ = sjson.DeleteBytes(b.data, escapePathKey(f))
 			}
 		}
 	}
