@@ -118,6 +118,11 @@ func (g *Gateway) forwarder(d *compiledDialect, fwd Forwarder) fiber.Handler {
 			err = upstream.Errorf(upstream.KindForbidden, "this key is read-only")
 		}
 		if err == nil {
+			if d.signed != nil {
+				// A signature made with a gateway key is the gateway's, not
+				// the upstream's (the forwarder swaps the plain header).
+				c.Request().Header.Del(d.signed.header)
+			}
 			err = fwd.Forward(c)
 		}
 		if err != nil {
@@ -162,6 +167,12 @@ func (g *Gateway) handler(r *compiledRoute) fiber.Handler {
 func (g *Gateway) authenticate(c *fiber.Ctx, d *compiledDialect) (Caller, error) {
 	cred := d.spec.Credential
 	v := strings.TrimSpace(c.Get(cred.Header))
+	if v == "" && d.signed != nil {
+		if sv := c.Get(d.signed.header); sv != "" {
+			return g.authenticateSigned(c, d, sv)
+		}
+		return nil, upstream.Errorf(upstream.KindUnauthorized, "missing credentials in %s or %s", cred.Header, d.signed.header)
+	}
 	if v == "" {
 		return nil, upstream.Errorf(upstream.KindUnauthorized, "missing credentials in %s", cred.Header)
 	}
