@@ -73,14 +73,14 @@ func NewGateway(cfg *Config, opts Options) *Gateway {
 // Mount registers every dialect's routes on app, then a catch-all per mount
 // so that unknown paths get the dialect's own not-found answer.
 func (g *Gateway) Mount(app fiber.Router) {
-	app.Get(LinkPath+":token", g.serveLink)
+	app.Get(LinkPath+":token", headLength(g.serveLink))
 	for _, d := range g.cfg.dialects {
 		for _, r := range d.routes {
 			app.Add(r.spec.Method, r.fullPath, g.handler(r))
 			if r.spec.Method == fiber.MethodGet {
 				// HEAD is GET without the body (RFC 9110 9.3.2): same
 				// status and headers, Content-Length included.
-				app.Add(fiber.MethodHead, r.fullPath, g.handler(r))
+				app.Add(fiber.MethodHead, r.fullPath, headLength(g.handler(r)))
 			}
 		}
 	}
@@ -96,8 +96,22 @@ func (g *Gateway) Mount(app fiber.Router) {
 		if fwd := g.opts.Forward[d.name]; fwd != nil {
 			rest = g.forwarder(d, fwd)
 		}
-		app.All(d.spec.Mount, rest)
-		app.All(d.spec.Mount+"/*", rest)
+		app.All(d.spec.Mount, headLength(rest))
+		app.All(d.spec.Mount+"/*", headLength(rest))
+	}
+}
+
+// headLength gives a HEAD answer GET's Content-Length when its body is
+// empty: fasthttp writes the length of a skipped body only when it has
+// some, so an empty error answer would lose its "Content-Length: 0".
+func headLength(h fiber.Handler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		err := h(c)
+		resp := c.Response()
+		if c.Method() == fiber.MethodHead && resp.Header.ContentLength() == 0 && len(resp.Body()) == 0 && !resp.IsBodyStream() {
+			resp.Header.SetContentLength(0)
+		}
+		return err
 	}
 }
 
