@@ -97,7 +97,7 @@ func wantDisposition(t *testing.T, what string, h http.Header, name, fallback st
 func TestDownloadsNameTheirFile(t *testing.T) {
 	gw := startGateway(t)
 	key := gw.key(t, "downloads")
-	const name, fallback = "Relatório de visita (2º).pdf", "Relatorio de visita (2_).pdf"
+	const name, fallback = "Relatório de visita (2º).pdf", "Relatorio de visita (2o).pdf"
 	data := []byte("%PDF-1.4\n")
 
 	n := nx{gw, key}

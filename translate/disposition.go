@@ -13,6 +13,8 @@ import (
 // filename for clients that do not read filename*. The fallback keeps the
 // letters a reader recognises ("Relatório.pdf" becomes "Relatorio.pdf",
 // not "Relat__rio.pdf"): decomposed, its combining marks dropped.
+// Compatibility decomposition (NFKD) also spells ligatures, ordinals and
+// full-width forms in their letters: "ﬁ" is "fi", "2º" is "2o".
 func contentDisposition(name string) string {
 	var b strings.Builder
 	b.Grow(len(`attachment; filename=""; filename*=UTF-8''`) + 4*len(name))
@@ -32,12 +34,12 @@ var letterSpellings = map[rune]string{
 }
 
 // asciiFallback spells name in printable ASCII for a quoted-string: marks
-// dropped after canonical decomposition, a few letters spelled out, and
+// dropped after compatibility decomposition, a few letters spelled out, and
 // anything else (other scripts, quotes, backslashes, controls) as '_'.
 func asciiFallback(name string) string {
 	var b strings.Builder
 	b.Grow(len(name))
-	for _, r := range norm.NFD.String(name) {
+	for _, r := range norm.NFKD.String(name) {
 		switch {
 		case unicode.Is(unicode.Mn, r):
 			// A combining mark: the letter before it is written already.
