@@ -154,6 +154,11 @@ func TestHeadOnEveryGetRoute(t *testing.T) {
 		t.Fatalf("create asset: %d %s", st, snippet(body))
 	}
 	m.createOK(t, "assets", asset.Asset.ID, map[string]any{"title": "a placeholder"})
+	st, _, body = do(t, http.MethodPost, gw.url("/api/v2/projects"), m.headers(), []byte(`{"title":"head project"}`))
+	var project struct{ Project struct{ ID string } }
+	if st != http.StatusOK || json.Unmarshal(body, &project) != nil {
+		t.Fatalf("create project: %d %s", st, snippet(body))
+	}
 	st, _, body = do(t, http.MethodGet, c.attachment("Deals", "9", ta.ID), c.auth(), nil)
 	var link struct{ Link string }
 	if st != http.StatusOK || json.Unmarshal(body, &link) != nil {
@@ -181,7 +186,9 @@ func TestHeadOnEveryGetRoute(t *testing.T) {
 		{"espocrm attachment.file, no key", e.url("Attachment/file/" + ea.ID), nil},
 		{"mediapocket assets.attachments.list", m.url("assets", asset.Asset.ID), mpH},
 		{"mediapocket assets.read", gw.url("/api/v2/assets/" + asset.Asset.ID), mpH},
+		{"mediapocket projects.attachments.list", m.url("projects", project.Project.ID), mpH},
 		{"mediapocket projects.attachments.list, unknown", m.url("projects", "AAAAAAAAAAAAAAAAAAAA"), mpH},
+		{"mediapocket projects.read", gw.url("/api/v2/projects/" + project.Project.ID), mpH},
 	}
 	for _, tc := range cases {
 		gst, gh, gbody := do(t, http.MethodGet, tc.url, tc.h, nil)
