@@ -144,3 +144,33 @@ func TestSignedCredentialEspoCRM(t *testing.T) {
 		t.Errorf("signed request without a SignedAuthenticator: %d %q", resp.StatusCode, resp.Header.Get("X-Status-Reason"))
 	}
 }
+
+// headerCatcher is a Forwarder that keeps the headers it was handed.
+type headerCatcher struct{ got http.Header }
+
+func (h *headerCatcher) Forward(c *fiber.Ctx) error {
+	h.got = http.Header{}
+	c.Request().Header.VisitAll(func(k, v []byte) { h.got.Add(string(k), string(v)) })
+	return c.SendStatus(http.StatusOK)
+}
+
+func TestSignatureNotForwarded(t *testing.T) {
+	auth := signedAuth{testAuth: testKeys, secrets: map[string]string{"tester": "tester-secret"}}
+	fwd := &headerCatcher{}
+	app := fiber.New()
+	NewGateway(testConfig(t), Options{Store: newMemStore(), Auth: auth, Forward: map[string]Forwarder{"espocrm": fwd}}).Mount(app)
+	const path = "Account/unmodelled/path"
+	req, _ := http.NewRequest(http.MethodGet, "http://dragoman.test/api/v1/"+path, nil)
+	req.Header.Set("X-Hmac-Authorization", espoSigned("tester", "tester-secret", "GET", path))
+	resp, err := app.Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || fwd.got == nil {
+		t.Fatalf("signed pass-through: status %d, forwarded %v", resp.StatusCode, fwd.got != nil)
+	}
+	if v := fwd.got.Get("X-Hmac-Authorization"); v != "" {
+		t.Errorf("the upstream was handed the client's signature %q", v)
+	}
+}
