@@ -110,6 +110,7 @@ func TestMediaPocketStandalone(t *testing.T) {
 		{"a title too long", http.MethodPost, "assets", long, c.headers(), 400, "Title is too long (maximum is 255 characters)"},
 		{"a title that is no string", http.MethodPost, "assets", `{"title":12}`, c.headers(), 400, "Title must be a String"},
 		{"tags that are no strings", http.MethodPost, "assets", `{"title":"t","tags":[1]}`, c.headers(), 400, "Tags must be an array of String"},
+		{"tags that are no list", http.MethodPost, "assets", `{"title":"t","tags":"sample"}`, c.headers(), 400, "Tags must be an array of String"},
 		{"broken JSON", http.MethodPost, "assets", `{"title":`, c.headers(), 400, ""},
 		{"no key", http.MethodPost, "assets", `{"title":"t"}`, hdr{"Content-Type": "application/json"}, 401, ""},
 		{"a read-only key", http.MethodPost, "assets", `{"title":"t"}`, hdr{"X-API-KEY": gw.key(t, "viewer", "--read-only")}, 403, ""},

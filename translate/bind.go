@@ -422,7 +422,8 @@ func bindTags(b *bound, bd *binding, raw gjson.Result) error {
 			}
 			b.tags = append(b.tags, strings.Clone(t.Str))
 		}
-	case raw.Type == gjson.String:
+	case raw.Type == gjson.String && bd.source != "bodyjson":
+		// One tag in a query or header; in JSON a list is a list.
 		b.tags = append(b.tags, strings.Clone(raw.Str))
 	default:
 		return bd.fail(upstream.KindInvalid, "invalid", "tags must be a list of strings")
