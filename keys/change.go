@@ -28,10 +28,11 @@ func Revoke(dir, name string) error {
 
 // Rotate gives the key named name a new secret and returns it; the old
 // secret stops working as Revoke's does. Name, scope and creation time
-// stay. Errors are Revoke's.
+// stay, and a key that may sign requests gets a secret that can (see
+// hmac.go). Errors are Revoke's.
 func Rotate(dir, name string) (secret string, err error) {
 	err = change(dir, name, func(keys []Key, i int) ([]Key, error) {
-		s, sum, err := newSecret()
+		s, sum, err := createOptions{hmac: keys[i].HMAC}.newSecret()
 		if err != nil {
 			return nil, err
 		}

@@ -32,7 +32,9 @@ const (
 // against a server reading dir. A name already in use gives an error
 // wrapping ErrNameTaken; a bad name one wrapping ErrInvalidName.
 // Collections are trimmed and empty entries dropped; none means all.
-func Create(dir, name string, readOnly bool, collections []string) (secret string, err error) {
+// Options (WithHMAC) change what kind of key is made.
+func Create(dir, name string, readOnly bool, collections []string, opts ...Option) (secret string, err error) {
+	o := collectOptions(opts)
 	if err := checkName(name); err != nil {
 		return "", err
 	}
@@ -56,11 +58,12 @@ func Create(dir, name string, readOnly bool, collections []string) (secret strin
 			return "", fmt.Errorf("create key %q in %s: %w", name, path, ErrNameTaken)
 		}
 	}
-	secret, sum, err := newSecret()
+	secret, sum, err := o.newSecret()
 	if err != nil {
 		return "", err
 	}
 	keys = append(keys, Key{
+		HMAC:         o.hmac,
 		Name:         name,
 		ReadOnly:     readOnly,
 		Collections:  cols,

@@ -31,6 +31,9 @@ type Key struct {
 	Created     time.Time `json:"created"`
 	// SecretSHA256 is the lowercase hex sha256 of the secret.
 	SecretSHA256 string `json:"secret_sha256"`
+	// HMAC marks a key made for signed requests (see hmac.go): its secret
+	// is long enough that SecretSHA256 is its HMAC key.
+	HMAC bool `json:"hmac,omitempty"`
 }
 
 // CanRead reports whether the key may read in collection.

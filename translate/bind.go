@@ -53,6 +53,10 @@ type bound struct {
 	offset, limit int
 	where         map[string]string
 
+	// headOnly marks a HEAD of a raw download: it answers from the
+	// attachment's metadata and leaves its bytes unread.
+	headOnly bool
+
 	// late, for multipart bodies, reads the values that follow the file
 	// part and binds them; the store calls it (through Finish) once the
 	// file is consumed.
@@ -134,7 +138,7 @@ func (r *compiledRoute) bindOne(b *bound, bd *binding, src requestSource) error 
 		if src.form.file == nil {
 			return bd.fail(upstream.KindMissing, "missing", "missing file part "+r.spec.Body.File)
 		}
-		b.content, b.contentMax = src.form.file, r.bodyMaxFor(bd)
+		b.content, b.contentMax = src.form.content, r.bodyMaxFor(bd)
 		return nil
 	}
 	if bd.source == "form" && bd.target == "tags" {
@@ -326,8 +330,8 @@ func (bd *binding) read(src requestSource) (gjson.Result, bool) {
 			return str(vs[0])
 		}
 	case "file.name":
-		if src.form.file != nil && src.form.file.FileName() != "" {
-			return str(src.form.file.FileName())
+		if n := src.form.fileName(); n != "" {
+			return str(n)
 		}
 	case "file.type":
 		if t := src.form.fileType(); t != "" {
@@ -454,7 +458,8 @@ func bindTags(b *bound, bd *binding, raw gjson.Result) error {
 			}
 			b.tags = append(b.tags, strings.Clone(t.Str))
 		}
-	case raw.Type == gjson.String:
+	case raw.Type == gjson.String && bd.source != "bodyjson":
+		// One tag in a query or header; in JSON a list is a list.
 		b.tags = append(b.tags, strings.Clone(raw.Str))
 	default:
 		return bd.fail(upstream.KindInvalid, "invalid", "tags must be a list of strings")
@@ -662,14 +667,14 @@ func safeFilename(s string) string {
 	return s
 }
 
-// sniffContent fills an empty or generic type from the content's first
-// bytes, keeping the stream whole.
+// sniffContent settles the type from the content's first bytes (see
+// uploadType), keeping the stream whole.
 func sniffContent(b *bound) {
-	if !isGenericType(b.strs["type"]) || b.content == nil {
+	if b.content == nil {
 		return
 	}
 	br := bufio.NewReaderSize(b.content, 512)
 	head, _ := br.Peek(512)
-	b.strs["type"] = SniffType(head, b.strs["name"])
+	b.strs["type"] = uploadType(b.strs["type"], head, b.strs["name"])
 	b.content = br
 }

@@ -69,6 +69,9 @@ type compiledDialect struct {
 	routes    []*compiledRoute
 	// caps says how the dialect, as an upstream, does each capability.
 	caps map[Capability]Means
+
+	// signed is the dialect's signed credential form, if it has one.
+	signed *signedCredential
 }
 
 // compiledRoute is one route ready to serve.
@@ -228,6 +231,13 @@ func compileDialect(f *File, name string, fail func(int, string, ...any)) *compi
 	}
 	if spec.Credential.Header == "" {
 		fail(at("credential"), "dialect %s: credential.header is required", name)
+	}
+	if h := spec.Credential.HMAC; h != nil {
+		sc, err := compileSignedCredential(h)
+		if err != nil {
+			fail(at("credential", "hmac"), "dialect %s: credential.hmac: %v", name, err)
+		}
+		d.signed = sc
 	}
 	if spec.IDFormat != nil {
 		ids, err := newIDFormat(spec.IDFormat)

@@ -50,6 +50,18 @@ type Credential struct {
 	Scheme string `yaml:"scheme"`
 	// SchemeOptional accepts the bare token too.
 	SchemeOptional bool `yaml:"scheme_optional"`
+	// HMAC, when set, is a second form: a request signed with the key's
+	// secret (see signed.go).
+	HMAC *HMACCredential `yaml:"hmac"`
+}
+
+// HMACCredential is a signed credential: Header carries
+// base64(<key name> ":" HMAC-SHA256(<key secret>, <message>)), the message
+// being Message with {method} and {path} (the request path below the
+// mount, without the query, as sent) filled in.
+type HMACCredential struct {
+	Header  string `yaml:"header"`
+	Message string `yaml:"message"`
 }
 
 // IDFormatSpec says how canonical ids look in a dialect.

@@ -173,6 +173,18 @@ var otherGetters = map[string]getter{
 		}
 		return value{kind: vRaw, raw: e.rec.Data}
 	},
+	"record.created": func(e *env) value {
+		if e.rec == nil {
+			return value{}
+		}
+		return value{kind: vTime, t: e.rec.Created}
+	},
+	"record.modified": func(e *env) value {
+		if e.rec == nil {
+			return value{}
+		}
+		return value{kind: vTime, t: e.rec.Modified}
+	},
 	"origin": func(e *env) value { return strValue(e.origin) },
 	"total":  func(e *env) value { return value{kind: vInt, n: int64(e.total)} },
 	"link":   func(e *env) value { return strValue(e.link) },

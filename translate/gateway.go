@@ -73,10 +73,15 @@ func NewGateway(cfg *Config, opts Options) *Gateway {
 // Mount registers every dialect's routes on app, then a catch-all per mount
 // so that unknown paths get the dialect's own not-found answer.
 func (g *Gateway) Mount(app fiber.Router) {
-	app.Get(LinkPath+":token", g.serveLink)
+	app.Get(LinkPath+":token", headLength(g.serveLink))
 	for _, d := range g.cfg.dialects {
 		for _, r := range d.routes {
 			app.Add(r.spec.Method, r.fullPath, g.handler(r))
+			if r.spec.Method == fiber.MethodGet {
+				// HEAD is GET without the body (RFC 9110 9.3.2): same
+				// status and headers, Content-Length included.
+				app.Add(fiber.MethodHead, r.fullPath, headLength(g.handler(r)))
+			}
 		}
 	}
 	// Longest mount first: "/api/v1" must win over "/api".
@@ -91,8 +96,22 @@ func (g *Gateway) Mount(app fiber.Router) {
 		if fwd := g.opts.Forward[d.name]; fwd != nil {
 			rest = g.forwarder(d, fwd)
 		}
-		app.All(d.spec.Mount, rest)
-		app.All(d.spec.Mount+"/*", rest)
+		app.All(d.spec.Mount, headLength(rest))
+		app.All(d.spec.Mount+"/*", headLength(rest))
+	}
+}
+
+// headLength gives a HEAD answer GET's Content-Length when its body is
+// empty: fasthttp writes the length of a skipped body only when it has
+// some, so an empty error answer would lose its "Content-Length: 0".
+func headLength(h fiber.Handler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		err := h(c)
+		resp := c.Response()
+		if c.Method() == fiber.MethodHead && resp.Header.ContentLength() == 0 && len(resp.Body()) == 0 && !resp.IsBodyStream() {
+			resp.Header.SetContentLength(0)
+		}
+		return err
 	}
 }
 
@@ -113,6 +132,11 @@ func (g *Gateway) forwarder(d *compiledDialect, fwd Forwarder) fiber.Handler {
 			err = upstream.Errorf(upstream.KindForbidden, "this key is read-only")
 		}
 		if err == nil {
+			if d.signed != nil {
+				// A signature made with a gateway key is the gateway's, not
+				// the upstream's (the forwarder swaps the plain header).
+				c.Request().Header.Del(d.signed.header)
+			}
 			err = fwd.Forward(c)
 		}
 		if err != nil {
@@ -136,6 +160,9 @@ func (g *Gateway) handler(r *compiledRoute) fiber.Handler {
 			b, err = r.decode(c)
 		}
 		if err == nil {
+			b.headOnly = r.rawContent && c.Method() == fiber.MethodHead
+		}
+		if err == nil {
 			err = checkScope(r, b, caller)
 		}
 		var res *result
@@ -154,6 +181,12 @@ func (g *Gateway) handler(r *compiledRoute) fiber.Handler {
 func (g *Gateway) authenticate(c *fiber.Ctx, d *compiledDialect) (Caller, error) {
 	cred := d.spec.Credential
 	v := strings.TrimSpace(c.Get(cred.Header))
+	if v == "" && d.signed != nil {
+		if sv := c.Get(d.signed.header); sv != "" {
+			return g.authenticateSigned(c, d, sv)
+		}
+		return nil, upstream.Errorf(upstream.KindUnauthorized, "missing credentials in %s or %s", cred.Header, d.signed.header)
+	}
 	if v == "" {
 		return nil, upstream.Errorf(upstream.KindUnauthorized, "missing credentials in %s", cred.Header)
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
-	"net/url"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -88,7 +87,14 @@ func (g *Gateway) serveLink(c *fiber.Ctx) error {
 	if !ok {
 		return c.SendStatus(fiber.StatusForbidden)
 	}
-	att, content, err := g.opts.Store.Open(c.Context(), id)
+	var att upstream.Attachment
+	var content upstream.Content
+	var err error
+	if c.Method() == fiber.MethodHead {
+		att, err = g.opts.Store.Stat(c.Context(), id) // the bytes stay unread
+	} else {
+		att, content, err = g.opts.Store.Open(c.Context(), id)
+	}
 	if err != nil {
 		if upstream.IsKind(err, upstream.KindNotFound) {
 			return c.SendStatus(fiber.StatusNotFound)
@@ -97,25 +103,4 @@ func (g *Gateway) serveLink(c *fiber.Ctx) error {
 		return c.SendStatus(fiber.StatusBadGateway)
 	}
 	return serveContent(c, &result{att: &att, content: content})
-}
-
-// contentDisposition tells a browser to save the file rather than show
-// it, and names it: ASCII-safe, with the RFC 5987 form for anything else.
-func contentDisposition(name string) string {
-	if name == "" {
-		return "attachment"
-	}
-	ascii := []byte(name)
-	plain := true
-	for i, ch := range ascii {
-		if ch < 0x20 || ch > 0x7e || ch == '"' || ch == '\\' {
-			ascii[i] = '_'
-			plain = false
-		}
-	}
-	v := `attachment; filename="` + string(ascii) + `"`
-	if !plain {
-		v += "; filename*=UTF-8''" + url.PathEscape(name)
-	}
-	return v
 }

@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"mime"
@@ -30,8 +31,13 @@ type multipartForm struct {
 	values    map[string][]string
 	total     int
 	file      *multipart.Part
-	parts     int
-	done      bool
+	// content is the file part's bytes; for a part without a filename,
+	// a reader that peeked at them to name the file.
+	content io.Reader
+	// derivedName names a file part that came without a filename.
+	derivedName string
+	parts       int
+	done        bool
 }
 
 // openMultipart reads the body up to the part named fileField.
@@ -68,9 +74,13 @@ func (f *multipartForm) readValues(stopAtFile bool) error {
 		}
 		name := p.FormName()
 		if name == f.fileField && f.file == nil && stopAtFile {
-			f.file = p
+			f.file, f.content = p, p
+			if p.FileName() == "" && !hasFilenameParam(p) {
+				f.nameUnnamedFile()
+			}
 			return nil
 		}
+		name = formListName(name)
 		if p.FileName() != "" || name == f.fileField {
 			// Another file: not ours to store, so not ours to keep.
 			if _, err := io.Copy(io.Discard, p); err != nil {
@@ -112,6 +122,45 @@ func multipartError(err error) error {
 	return upstream.Wrap(upstream.KindInvalid, err, "malformed multipart body")
 }
 
+// fileName is the file part's filename, or the name made for a part
+// that has none.
+func (f *multipartForm) fileName() string {
+	if f.file == nil {
+		return ""
+	}
+	if n := f.file.FileName(); n != "" {
+		return n
+	}
+	return f.derivedName
+}
+
+// hasFilenameParam reports whether a part says filename at all. A browser
+// sends filename="" for a file input left empty: that is no file, not a
+// file to name.
+func hasFilenameParam(p *multipart.Part) bool {
+	_, params, err := mime.ParseMediaType(p.Header.Get("Content-Disposition"))
+	if err != nil {
+		return false
+	}
+	_, plain := params["filename"]
+	_, ext := params["filename*"]
+	return plain || ext
+}
+
+// nameUnnamedFile names a file part sent without a filename (curl's
+// -F 'file=<path', Guzzle's string contents, Go's CreateFormField): the
+// part's name, with the extension of its declared type or, when that says
+// nothing, of the type its first bytes show: "file.png".
+func (f *multipartForm) nameUnnamedFile() {
+	typ := f.fileType()
+	if isGenericType(typ) {
+		br := bufio.NewReaderSize(f.file, maxFilePrefix)
+		head, _ := br.Peek(maxFilePrefix)
+		typ, f.content = SniffType(head, ""), br
+	}
+	f.derivedName = unnamedFileName(f.fileField, typ)
+}
+
 // fileType is the file part's declared MIME type.
 func (f *multipartForm) fileType() string {
 	if f.file == nil {
@@ -135,4 +184,53 @@ func splitFormList(values []string) []string {
 		out = append(out, v)
 	}
 	return out
+}
+
+// formListName reads the list spellings of a form field's name that PHP,
+// jQuery ($.param) and axios (FormData with arrays) send: "tags[]" and
+// "tags[3]" are both values of "tags", in the order they come. Any other
+// name, nested ones ("a[b]") included, is left as it is.
+func formListName(name string) string {
+	open := strings.IndexByte(name, '[')
+	if open <= 0 || name[len(name)-1] != ']' {
+		return name
+	}
+	for _, c := range name[open+1 : len(name)-1] {
+		if c < '0' || c > '9' {
+			return name
+		}
+	}
+	return name[:open]
+}
+
+// typeExtensions give a made-up file name its extension: a fixed table
+// rather than mime.ExtensionsByType, whose answer depends on the host's
+// mime.types files.
+var typeExtensions = map[string]string{
+	"application/gzip": ".gz", "application/json": ".json", "application/msword": ".doc",
+	"application/ogg": ".ogg", "application/pdf": ".pdf", "application/postscript": ".ps",
+	"application/vnd.ms-excel": ".xls", "application/vnd.ms-powerpoint": ".ppt",
+	"application/vnd.openxmlformats-officedocument.presentationml.presentation": ".pptx",
+	"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":         ".xlsx",
+	"application/vnd.openxmlformats-officedocument.wordprocessingml.document":   ".docx",
+	"application/vnd.rar": ".rar", "application/wasm": ".wasm", "application/x-7z-compressed": ".7z",
+	"application/x-gzip": ".gz", "application/x-rar-compressed": ".rar", "application/xml": ".xml",
+	"application/zip": ".zip", "audio/aiff": ".aiff", "audio/mpeg": ".mp3", "audio/ogg": ".ogg",
+	"audio/wave": ".wav", "audio/wav": ".wav", "font/otf": ".otf", "font/ttf": ".ttf",
+	"font/woff": ".woff", "font/woff2": ".woff2", "image/avif": ".avif", "image/bmp": ".bmp",
+	"image/gif": ".gif", "image/heic": ".heic", "image/jpeg": ".jpg", "image/png": ".png",
+	"image/svg+xml": ".svg", "image/tiff": ".tiff", "image/webp": ".webp", "image/x-icon": ".ico",
+	"text/csv": ".csv", "text/html": ".html", "text/markdown": ".md", "text/plain": ".txt",
+	"text/xml": ".xml", "video/mp4": ".mp4", "video/quicktime": ".mov", "video/webm": ".webm",
+	"video/avi": ".avi",
+}
+
+// unnamedFileName is the name of a file part without a filename: the
+// part's name and the extension its type is known by, if any.
+func unnamedFileName(partName, typ string) string {
+	mt, _, err := mime.ParseMediaType(typ)
+	if err != nil {
+		mt = ""
+	}
+	return safeFilename(partName + typeExtensions[mt])
 }

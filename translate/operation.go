@@ -207,10 +207,12 @@ var capabilityWays = []struct {
 	// where the dialect has no record update at all, the gateway keeps
 	// records, new ones too.
 	// A dialect that makes its own record ids (EspoCRM's record create)
-	// makes one too: the remote store maps the gateway's id to its own.
+	// makes one too: the remote store maps the gateway's id to its own,
+	// where it has a record update to do the rest with (Media Pocket's
+	// POST /assets has none; the gateway keeps its records).
 	{cap: CapRecordCreate, direct: func(d *compiledDialect) bool {
 		return d.some(func(r *compiledRoute) bool {
-			return r.op.Op == OpRecordUpdate && (makesRecordID(r) || !r.spec.RequireRecord)
+			return r.op.Op == OpRecordUpdate && ((makesRecordID(r) && hasOp(OpRecordUpdate)(d)) || (!r.spec.RequireRecord && !makesRecordID(r)))
 		})
 	}, gateway: func(d *compiledDialect) bool { return !hasOp(OpRecordUpdate)(d) }},
 	// No remote store lists an upstream's records yet, whatever routes
@@ -234,10 +236,12 @@ func makesRecordID(r *compiledRoute) bool {
 }
 
 // hasOp reports whether the dialect has a route of op the remote store
-// can use: a paged listing (EspoCRM's GET /Attachment) shows a page only.
+// can use: a paged listing (EspoCRM's GET /Attachment) shows a page only,
+// and a route that makes up its record id cannot address a canonical
+// record (fits refuses it).
 func hasOp(op Op) func(d *compiledDialect) bool {
 	return func(d *compiledDialect) bool {
-		return d.some(func(r *compiledRoute) bool { return r.op.Op == op && !paged(r) })
+		return d.some(func(r *compiledRoute) bool { return r.op.Op == op && !paged(r) && !makesRecordID(r) })
 	}
 }
 

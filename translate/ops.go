@@ -169,6 +169,9 @@ func runDownload(ctx context.Context, x *exchange) (*result, error) {
 	if x.r.maxContent > 0 && att.Size > x.r.maxContent {
 		return nil, upstream.Errorf(upstream.KindTooLarge, "file is larger than the %d bytes this call can return", x.r.maxContent)
 	}
+	if x.b.headOnly {
+		return &result{att: &att}, nil // HEAD: the stat above answers it
+	}
 	a, content, err := x.store.Open(ctx, att.ID)
 	if err != nil {
 		return nil, err
@@ -263,8 +266,9 @@ func runRecordUpdate(ctx context.Context, x *exchange) (*result, error) {
 		}
 		for _, f := range b.emptyFields {
 			if f == r.d.defaultField || len(inField(existing, f)) > 0 {
+				// Cleared; its [] stays in the data, so a record get
+				// still shows the field, empty.
 				fields[f] = []string{}
-				b.data, _ = sjson.DeleteBytes(b.data, escapePathKey(f))
 			}
 		}
 	}

@@ -68,9 +68,15 @@ type readCloser struct {
 }
 
 // serveContent streams an attachment's bytes with validators and ranges.
+// Without content (a HEAD, answered from the attachment's metadata) it
+// sends the same status and headers, Content-Length included, and no body.
 func serveContent(c *fiber.Ctx, res *result) error {
 	a := res.att
-	etag := `"` + a.SHA256 + `"`
+	closeContent := func() {
+		if res.content != nil {
+			res.content.Close()
+		}
+	}
 	h := &c.Response().Header
 	h.Set(fiber.HeaderContentType, contentTypeOr(a.Type))
 	// A stored file is never a page of this origin: no sniffing, saved
@@ -79,21 +85,37 @@ func serveContent(c *fiber.Ctx, res *result) error {
 	h.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	h.Set(fiber.HeaderContentDisposition, contentDisposition(a.Name))
 	h.Set(fiber.HeaderContentSecurityPolicy, "sandbox")
-	h.Set(fiber.HeaderETag, etag)
+	etag := ""
+	if a.SHA256 != "" {
+		etag = `"` + a.SHA256 + `"`
+		h.Set(fiber.HeaderETag, etag)
+	}
 	h.Set(fiber.HeaderAcceptRanges, "bytes")
 	if !a.Modified.IsZero() {
 		h.Set(fiber.HeaderLastModified, a.Modified.UTC().Format(http.TimeFormat))
 	}
-	if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && etagMatches(inm, etag) {
-		res.content.Close()
+	if inm := c.Get(fiber.HeaderIfNoneMatch); etag != "" && inm != "" && etagMatches(inm, etag) {
+		closeContent()
 		c.Status(http.StatusNotModified)
 		return nil
 	}
 	start, length, partial, ok := parseRange(c.Get(fiber.HeaderRange), a.Size)
 	if !ok {
-		res.content.Close()
+		closeContent()
 		h.Set(fiber.HeaderContentRange, "bytes */"+strconv.FormatInt(a.Size, 10))
 		c.Status(http.StatusRequestedRangeNotSatisfiable)
+		return nil
+	}
+	status := http.StatusOK
+	if partial {
+		status = http.StatusPartialContent
+		h.Set(fiber.HeaderContentRange, fmt.Sprintf("bytes %d-%d/%d", start, start+length-1, a.Size))
+	}
+	c.Status(status)
+	if res.content == nil {
+		// fasthttp keeps an explicit length when the body is skipped.
+		c.Response().SkipBody = true
+		h.SetContentLength(int(length))
 		return nil
 	}
 	if partial {
@@ -101,12 +123,9 @@ func serveContent(c *fiber.Ctx, res *result) error {
 			res.content.Close()
 			return fmt.Errorf("seek content: %w", err)
 		}
-		h.Set(fiber.HeaderContentRange, fmt.Sprintf("bytes %d-%d/%d", start, start+length-1, a.Size))
-		c.Status(http.StatusPartialContent)
 		c.Context().SetBodyStream(readCloser{Reader: io.LimitReader(res.content, length), Closer: res.content}, int(length))
 		return nil
 	}
-	c.Status(http.StatusOK)
 	c.Context().SetBodyStream(res.content, int(a.Size))
 	return nil
 }

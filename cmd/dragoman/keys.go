@@ -15,6 +15,7 @@ func keysCreate(args []string, stdout, stderr io.Writer) int {
 	name := fs.String("name", "", "name of the key (required); it becomes the owner of what the key creates")
 	readOnly := fs.Bool("read-only", false, "the key may read but not create or delete")
 	collections := fs.String("collections", "", "comma-separated collections the key is limited to (default: all)")
+	signs := fs.Bool("hmac", false, "the key may also sign requests (EspoCRM's X-Hmac-Authorization); its name is the API key")
 	if _, code, ok := fs.parse(args); !ok {
 		return code
 	}
@@ -26,7 +27,11 @@ func keysCreate(args []string, stdout, stderr io.Writer) int {
 	if *collections != "" {
 		cols = strings.Split(*collections, ",")
 	}
-	secret, err := keys.Create(*data, *name, *readOnly, cols)
+	var opts []keys.Option
+	if *signs {
+		opts = append(opts, keys.WithHMAC())
+	}
+	secret, err := keys.Create(*data, *name, *readOnly, cols, opts...)
 	if err != nil {
 		fmt.Fprintf(stderr, "dragoman keys create: %v\n", err)
 		return 1

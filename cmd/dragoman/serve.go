@@ -395,6 +395,15 @@ func (k keyAuth) Authenticate(secret string) (translate.Caller, bool) {
 	return caller{key}, true
 }
 
+// AuthenticateHMAC checks a signed request (credential.hmac).
+func (k keyAuth) AuthenticateHMAC(name string, message, mac []byte) (translate.Caller, bool) {
+	key, ok := k.ring.AuthenticateHMAC(name, message, mac)
+	if !ok {
+		return nil, false
+	}
+	return caller{key}, true
+}
+
 type caller struct{ key keys.Key }
 
 func (c caller) Name() string                   { return c.key.Name }

@@ -121,6 +121,16 @@ func (s *Store) GetRecord(ctx context.Context, rec upstream.RecordRef) (upstream
 	if rec.Collection == "" || rec.ID == "" {
 		return upstream.Record{}, upstream.Errorf(upstream.KindNotFound, "record not found")
 	}
+	// A record the gateway keeps (its upstream has no record update) is
+	// the gateway's to answer, even where the dialect can read records of
+	// its own (Media Pocket's GET /assets/:id would not know it).
+	lr, kept, err := s.ids.localRecord(rec)
+	if err != nil {
+		return upstream.Record{}, err
+	}
+	if kept {
+		return upstream.Record{Ref: rec, Data: lr.Data}, nil
+	}
 	t := &translate.Target{Record: rec, Size: -1}
 	if rt, ok := s.sp.Find(translate.OpRecordGet, t); ok {
 		p, err := s.call(ctx, rt, t)
@@ -128,13 +138,6 @@ func (s *Store) GetRecord(ctx context.Context, rec upstream.RecordRef) (upstream
 			return upstream.Record{}, err
 		}
 		return upstream.Record{Ref: rec, Data: p.Data}, nil
-	}
-	lr, kept, err := s.ids.localRecord(rec)
-	if err != nil {
-		return upstream.Record{}, err
-	}
-	if kept {
-		return upstream.Record{Ref: rec, Data: lr.Data}, nil
 	}
 	if _, err := s.listRemote(ctx, rec, false); err != nil {
 		if upstream.IsKind(err, upstream.KindNotFound) && len(s.heldIn(rec)) > 0 {
