@@ -8,8 +8,8 @@
 package translate
 
 import (
-	"bytes"
 	"fmt"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -84,11 +84,14 @@ type RouteSpec struct {
 	Replace string `yaml:"replace"`
 	// RequireRecord makes a create fail with not_found unless the record
 	// already exists (APIs whose records are made elsewhere).
-	RequireRecord bool                 `yaml:"require_record"`
-	Body          BodySpec             `yaml:"body"`
-	Bind          map[string]*BindSpec `yaml:"bind"`
-	Messages      map[string]string    `yaml:"messages"`
-	Response      ResponseSpec         `yaml:"response"`
+	RequireRecord bool `yaml:"require_record"`
+	// YieldsTo names earlier, more specific routes of the dialect that
+	// match some of this route's requests and take them (see clash.go).
+	YieldsTo []string             `yaml:"yields_to"`
+	Body     BodySpec             `yaml:"body"`
+	Bind     map[string]*BindSpec `yaml:"bind"`
+	Messages map[string]string    `yaml:"messages"`
+	Response ResponseSpec         `yaml:"response"`
 }
 
 // BodySpec says what a route's request body is.
@@ -193,18 +196,25 @@ func ParseByteSize(s string) (int64, error) {
 	return n * mult, nil
 }
 
-// Parse decodes routes.yaml strictly: unknown keys are errors that name
-// their line. It does not check the content; Compile does.
+// Parse decodes routes.yaml strictly: an unknown key, a key written twice
+// or a value of the wrong type is a Problem that names its line, and all of
+// them are reported together (as Problems). It does not check the content;
+// Compile does.
 func Parse(data []byte) (*File, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, err
+		p := problemOf(0, "", err)
+		p.Message = "not valid YAML: " + strings.TrimPrefix(p.Message, "yaml: ")
+		return nil, Problems{p}
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
+	if len(root.Content) == 0 {
+		return nil, Problems{{Line: 1, Message: "the file is empty; it needs version: 1 and dialects"}}
+	}
 	var f File
-	if err := dec.Decode(&f); err != nil {
-		return nil, err
+	d := &strictDecoder{reported: map[*yaml.Node]bool{}}
+	d.decode(root.Content[0], reflect.ValueOf(&f).Elem(), place{})
+	if len(d.problems) > 0 {
+		return nil, d.problems.sorted()
 	}
 	f.root = &root
 	return &f, nil
