@@ -1,10 +1,8 @@
 package translate
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -30,8 +28,6 @@ var knownTargets = map[string]bool{"record.collection": true, "record.id": true,
 
 var knownCodecs = map[string]bool{"": true, "base64": true, "datauri": true, "dirname": true,
 	"basename": true, "filename": true}
-
-var pathParamRE = regexp.MustCompile(`:[A-Za-z_][A-Za-z0-9_]*`)
 
 // Config is a checked, compiled routes.yaml: every path, binding and
 // template is compiled once, at start.
@@ -67,6 +63,8 @@ type compiledDialect struct {
 	routes    []*compiledRoute
 	// caps says how the dialect, as an upstream, does each capability.
 	caps map[Capability]Means
+	// mount is the parsed mount; nil when it is unusable (and reported).
+	mount *pathPattern
 }
 
 // compiledRoute is one route ready to serve.
@@ -75,9 +73,14 @@ type compiledRoute struct {
 	spec     *RouteSpec
 	op       *Operation
 	fullPath string
-	binds    []*binding
-	byTarget map[string]*binding
-	messages map[upstream.Kind]string
+	// pattern is the parsed path; nil when it is unusable (and reported).
+	pattern *pathPattern
+	// bodyKnown is false when the body kind is unknown (and reported), so
+	// that bindings are not also blamed for not fitting it.
+	bodyKnown bool
+	binds     []*binding
+	byTarget  map[string]*binding
+	messages  map[upstream.Kind]string
 
 	respBody     tmpl
 	usesContent  bool
@@ -116,7 +119,7 @@ func parseSource(r *compiledRoute, b *binding, from, target string, fail func(st
 	switch {
 	case from == "body":
 		b.source = "body"
-		if r.spec.Body.Kind != "raw" {
+		if r.bodyKnown && r.spec.Body.Kind != "raw" {
 			fail("from: body needs body kind raw")
 		}
 		if target != "content" {
@@ -126,20 +129,20 @@ func parseSource(r *compiledRoute, b *binding, from, target string, fail func(st
 		b.source = "new_id"
 	case src == "body":
 		b.source, b.arg = "bodyjson", arg
-		if r.spec.Body.Kind != "json" {
+		if r.bodyKnown && r.spec.Body.Kind != "json" {
 			fail("from: body.%s needs body kind json", arg)
 		}
 	case src == "path":
 		b.source, b.arg = "path", arg
-		if !strings.Contains(r.spec.Path, ":"+arg) && !(arg == "*" && strings.HasSuffix(r.spec.Path, "*")) {
-			fail("path %q has no parameter %q", r.spec.Path, arg)
+		if r.pattern != nil && !r.pattern.hasParam(arg) {
+			fail("path `%s` has no parameter `%s`", r.spec.Path, arg)
 		}
 	case from == "file" || from == "file.name" || from == "file.type" || src == "form":
 		b.source, b.arg = from, arg
 		if src == "form" {
 			b.source = "form"
 		}
-		if r.spec.Body.Kind != "multipart" {
+		if r.bodyKnown && r.spec.Body.Kind != "multipart" {
 			fail("from: %s needs body kind multipart", from)
 		}
 		if from == "file" && target != "content" {
@@ -169,9 +172,9 @@ func Load(data []byte) (*Config, error) {
 
 // Compile checks and compiles a parsed routes.yaml.
 func Compile(f *File) (*Config, error) {
-	var errs []error
+	var problems Problems
 	fail := func(line int, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("line %d: %s", line, fmt.Sprintf(format, args...)))
+		problems = append(problems, Problem{Line: line, Message: fmt.Sprintf(format, args...)})
 	}
 	if f.Version != 1 {
 		fail(f.line("version"), "version must be 1, not %d", f.Version)
@@ -180,23 +183,18 @@ func Compile(f *File) (*Config, error) {
 		fail(f.line("dialects"), "no dialects")
 	}
 	cfg := &Config{file: f}
-	seen := map[string]string{} // method + normalized path -> dialect.route
 	for _, name := range f.DialectNames() {
 		d := compileDialect(f, name, fail)
 		if d == nil {
 			continue
 		}
-		for i, r := range d.routes {
-			key := r.spec.Method + " " + pathParamRE.ReplaceAllString(r.fullPath, ":")
-			if prev, ok := seen[key]; ok {
-				fail(f.line("dialects", name, "routes", i, "path"), "route %s.%s clashes with %s: both are %s", name, r.spec.Name, prev, key)
-			}
-			seen[key] = name + "." + r.spec.Name
-		}
+		checkRouteNames(f, d, fail)
 		cfg.dialects = append(cfg.dialects, d)
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	checkMounts(cfg.dialects, fail, func(name string) int { return f.line("dialects", name, "mount") })
+	checkOverlaps(f, cfg.dialects, fail)
+	if len(problems) > 0 {
+		return nil, problems.sorted()
 	}
 	return cfg, nil
 }
@@ -213,8 +211,10 @@ func compileDialect(f *File, name string, fail func(int, string, ...any)) *compi
 	if d.defaultField == "" {
 		d.defaultField = upstream.DefaultField
 	}
-	if !strings.HasPrefix(spec.Mount, "/") || strings.HasSuffix(spec.Mount, "/") {
-		fail(at("mount"), "dialect %s: mount %q must start with '/' and not end with one", name, spec.Mount)
+	if m, err := parseMount(spec.Mount); err != nil {
+		fail(at("mount"), "dialect %s: %v", name, err)
+	} else {
+		d.mount = m
 	}
 	if spec.Credential.Header == "" {
 		fail(at("credential"), "dialect %s: credential.header is required", name)
@@ -236,17 +236,22 @@ func compileDialect(f *File, name string, fail func(int, string, ...any)) *compi
 	if l := spec.Links; l != nil && (l.ID == "" || l.IDs == "" || l.Name == "" || l.Names == "") {
 		fail(at("links"), "dialect %s: links needs all of id, ids, name and names suffixes", name)
 	}
+	var unmapped []string
 	for _, k := range upstream.Kinds() {
 		st, ok := spec.Errors.Status[string(k)]
 		if !ok {
-			fail(at("errors", "status"), "dialect %s: errors.status does not map kind %s", name, k)
+			unmapped = append(unmapped, string(k))
 			continue
 		}
 		d.errStatus[k] = st
 	}
+	if len(unmapped) > 0 {
+		fail(at("errors", "status"), "dialect %s: errors.status does not map %s %s; every error kind needs a status", name, plural(len(unmapped), "kind", "kinds"), oneOf(unmapped))
+	}
 	for k, st := range spec.Errors.Status {
 		if !isKnownKind(k) {
-			fail(at("errors", "status", k), "dialect %s: unknown error kind %q", name, k)
+			fail(at("errors", "status", k), "dialect %s: unknown error kind `%s`%s", name, k, didYouMean(k, kindNames()))
+			continue
 		}
 		if st < 400 || st > 599 {
 			fail(at("errors", "status", k), "dialect %s: status %d for %s is not an error status", name, st, k)
@@ -256,7 +261,7 @@ func compileDialect(f *File, name string, fail func(int, string, ...any)) *compi
 		tc := &templateCompiler{shapes: d.shapes}
 		t, err := tc.compile(&spec.Errors.JSON.node)
 		if err != nil {
-			fail(at("errors", "json"), "dialect %s: errors.json: %v", name, err)
+			failErr(fail, at("errors", "json"), "dialect "+name+": errors.json: ", err)
 		}
 		d.errBody = t
 	}
@@ -268,7 +273,7 @@ func compileDialect(f *File, name string, fail func(int, string, ...any)) *compi
 		tc := &templateCompiler{shapes: d.shapes}
 		obj, err := tc.compileObject(&node.node)
 		if err != nil {
-			fail(at("shapes", shapeName), "dialect %s: shape %s: %v", name, shapeName, err)
+			failErr(fail, at("shapes", shapeName), "dialect "+name+": shape "+shapeName+": ", err)
 			continue
 		}
 		d.shapes[shapeName] = obj
@@ -306,7 +311,7 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 		fail(at(), "dialect %s: a route has no name", d.name)
 		where = d.name + ".?"
 	}
-	r := &compiledRoute{d: d, spec: rs, fullPath: d.spec.Mount + rs.Path, byTarget: map[string]*binding{},
+	r := &compiledRoute{d: d, spec: rs, fullPath: d.spec.Mount + rs.Path, byTarget: map[string]*binding{}, bodyKnown: true,
 		messages: map[upstream.Kind]string{}, status: rs.Response.Status, listScope: rs.Response.List,
 		maxContent: int64(rs.Response.MaxContent), bodyMax: int64(rs.Body.Max), contentType: rs.Response.ContentType}
 	switch rs.Method {
@@ -314,12 +319,16 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 	default:
 		fail(at("method"), "route %s: method %q is not GET, POST, PUT, PATCH or DELETE", where, rs.Method)
 	}
-	if !strings.HasPrefix(rs.Path, "/") {
-		fail(at("path"), "route %s: path %q must start with '/'", where, rs.Path)
+	if p, err := parsePath(rs.Path); err != nil {
+		fail(at("path"), "route %s: %v", where, err)
+	} else {
+		r.pattern = p
 	}
-	op, ok := operationOf(rs.Op)
-	if !ok {
-		fail(at("op"), "route %s: unknown operation %q", where, rs.Op)
+	// What the operation needs is checked only for a known operation: one
+	// misspelt op is one problem, not one per binding it then lacks.
+	op, opKnown := operationOf(rs.Op)
+	if !opKnown {
+		fail(at("op"), "route %s: unknown operation `%s`%s", where, rs.Op, didYouMean(string(rs.Op), opNames()))
 		op = &Operation{Op: rs.Op}
 	}
 	r.op = op
@@ -340,7 +349,8 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 			fail(at("body"), "route %s: a multipart body needs file: the name of the file part", where)
 		}
 	default:
-		fail(at("body", "kind"), "route %s: body kind %q: want none, json, raw or multipart", where, rs.Body.Kind)
+		r.bodyKnown = false
+		fail(at("body", "kind"), "route %s: body kind `%s`: want none, json, raw or multipart%s", where, rs.Body.Kind, didYouMean(rs.Body.Kind, []string{"none", "json", "raw", "multipart"}))
 	}
 	if r.status == 0 {
 		r.status = http.StatusOK
@@ -350,7 +360,7 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 	}
 	for k, msg := range rs.Messages {
 		if !isKnownKind(k) {
-			fail(at("messages", k), "route %s: unknown error kind %q", where, k)
+			fail(at("messages", k), "route %s: unknown error kind `%s`%s", where, k, didYouMean(k, kindNames()))
 		}
 		r.messages[upstream.Kind(k)] = msg
 	}
@@ -378,7 +388,7 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 	case "":
 	case "raw":
 		r.rawContent = true
-		if !op.Answers.Content {
+		if opKnown && !op.Answers.Content {
 			fail(at("response", "content"), "route %s: content: raw is only for routes whose operation returns content", where)
 		}
 		if rs.Response.JSON != nil {
@@ -392,11 +402,11 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 	default:
 		fail(at("response", "list"), "route %s: list must be field or record, not %q", where, r.listScope)
 	}
-	if rs.Response.JSON != nil {
+	if rs.Response.JSON != nil && opKnown {
 		tc := &templateCompiler{shapes: d.shapes, links: d.spec.Links, allowContent: op.Answers.Content}
 		t, err := tc.compile(&rs.Response.JSON.node)
 		if err != nil {
-			fail(at("response", "json"), "route %s: %v", where, err)
+			failErr(fail, at("response", "json"), "route "+where+": ", err)
 		}
 		r.respBody, r.usesContent, r.usesFiles, r.usesRecord = t, tc.usesContent, tc.usesFiles, tc.usesRecord
 		if tc.usesID && d.ids == nil {
@@ -417,7 +427,7 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 
 func compileBinding(r *compiledRoute, target string, bs *BindSpec, fail func(string, ...any)) *binding {
 	if !knownTargets[target] {
-		fail("unknown canonical value %q", target)
+		fail("unknown canonical value `%s`%s", target, didYouMean(target, sortedKeys(knownTargets)))
 		return nil
 	}
 	if bs == nil {
@@ -439,7 +449,7 @@ func compileBinding(r *compiledRoute, target string, bs *BindSpec, fail func(str
 		fail("links: only a data binding of a dialect with links can read link attributes")
 	}
 	if !knownCodecs[b.codec] {
-		fail("unknown codec %q", b.codec)
+		fail("unknown codec `%s`%s", b.codec, didYouMean(b.codec, sortedKeys(knownCodecs)))
 	}
 	if (b.codec == "base64" || b.codec == "datauri") && target != "content" {
 		fail("codec %s only decodes content", b.codec)

@@ -145,3 +145,12 @@ func plural(n int, one, many string) string {
 	}
 	return many
 }
+
+// opNames lists the canonical operations' names.
+func opNames() []string {
+	var out []string
+	for _, o := range Operations() {
+		out = append(out, string(o.Op))
+	}
+	return out
+}

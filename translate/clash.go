@@ -1,0 +1,170 @@
+package translate
+
+import (
+	"slices"
+	"strings"
+)
+
+// Routes that collide are refused at start, because fiber resolves a
+// collision silently: it gives a request to the first registered route that
+// matches it, and the gateway registers dialects in name order and each
+// dialect's routes in file order.
+//
+//   - Within a dialect a route name is used once.
+//   - Routes of different dialects never match the same request, and no
+//     route matches a request under another dialect's longer mount (whose
+//     clients would get the wrong dialect's answers) or the gateway's own
+//     presigned-link path.
+//   - Within a dialect, two routes of one method may overlap only when the
+//     earlier one in the file is strictly more specific (every request it
+//     matches, the later one matches too) and the later one says so with
+//     yields_to: [earlier]. POST /Attachment before POST /:entity is such
+//     a pair: the record route serves every entity type but Attachment.
+//     Any other overlap is refused, naming a request both would match.
+
+// routeAt is a compiled route with where it is written, for the checks.
+type routeAt struct {
+	r    *compiledRoute
+	line int
+	full *pathPattern // nil when the path or the mount is unusable
+}
+
+func (ra routeAt) name() string { return ra.r.d.name + "." + ra.r.spec.Name }
+
+// checkRouteNames refuses a route name used twice in one dialect.
+func checkRouteNames(f *File, d *compiledDialect, fail func(int, string, ...any)) {
+	first := map[string]int{}
+	for i, r := range d.routes {
+		line := f.line("dialects", d.name, "routes", i, "name")
+		if r.spec.Name == "" {
+			continue
+		}
+		if prev, ok := first[r.spec.Name]; ok {
+			fail(line, "route name `%s` is used twice in dialect %s (first at line %d); route names must be unique within a dialect", r.spec.Name, d.name, prev)
+			continue
+		}
+		first[r.spec.Name] = line
+	}
+}
+
+// checkOverlaps refuses routes that match the same request, but for the
+// declared yields_to pairs described above.
+func checkOverlaps(f *File, ds []*compiledDialect, fail func(int, string, ...any)) {
+	var all []routeAt
+	for _, d := range ds {
+		for i, r := range d.routes {
+			ra := routeAt{r: r, line: f.line("dialects", d.name, "routes", i)}
+			if r.pattern != nil && d.mount != nil {
+				ra.full = r.pattern.under(d.mount)
+			}
+			all = append(all, ra)
+		}
+	}
+	reported := map[*compiledRoute]bool{}
+	linkRoute, _ := parsePath(LinkPath + ":token")
+	for _, ra := range all {
+		if ra.full == nil {
+			continue
+		}
+		if both, ok := overlap(ra.full, linkRoute); ok && ra.r.spec.Method == "GET" {
+			fail(ra.line, "route %s matches the gateway's own presigned-link path %s (such as GET %s); give it another path", ra.name(), linkRoute, both)
+			reported[ra.r] = true
+			continue
+		}
+		for _, other := range ds {
+			if other == ra.r.d || other.mount == nil || ra.r.d.mount == nil ||
+				len(other.mount.segs) <= len(ra.r.d.mount.segs) || !within(other.mount, ra.r.d.mount) {
+				continue
+			}
+			space := &pathPattern{segs: other.mount.segs, wild: true}
+			if both, ok := overlap(ra.full, space); ok {
+				fail(ra.line, "route %s matches requests under dialect %s's mount %s (such as %s %s), whose clients would get dialect %s's answers; give it a path outside %s",
+					ra.name(), other.name, other.spec.Mount, ra.r.spec.Method, both, ra.r.d.name, other.spec.Mount)
+				reported[ra.r] = true
+				break
+			}
+		}
+	}
+	used := map[[2]*compiledRoute]bool{}
+	for j, late := range all {
+		for _, early := range all[:j] {
+			if early.full == nil || late.full == nil || reported[early.r] || reported[late.r] ||
+				early.r.spec.Method != late.r.spec.Method {
+				continue
+			}
+			both, ok := overlap(early.full, late.full)
+			if !ok {
+				continue
+			}
+			if early.r.d != late.r.d {
+				fail(late.line, "routes %s (line %d) and %s both match %s %s; routes of different dialects must never match the same request",
+					early.name(), early.line, late.name(), late.r.spec.Method, both)
+				continue
+			}
+			used[[2]*compiledRoute{late.r, early.r}] = true
+			checkPair(early, late, both, fail)
+		}
+	}
+	for _, ra := range all {
+		checkYieldsTo(f, ra, used, fail)
+	}
+}
+
+// checkPair judges two overlapping routes of one dialect, early first in
+// the file, which is the one fiber gives their common requests to.
+func checkPair(early, late routeAt, both *pathPattern, fail func(int, string, ...any)) {
+	req := late.r.spec.Method + " " + both.String()
+	earlyIn, lateIn := within(early.full, late.full), within(late.full, early.full)
+	declared := slices.Contains(late.r.spec.YieldsTo, early.r.spec.Name)
+	switch {
+	case slices.Contains(early.r.spec.YieldsTo, late.r.spec.Name):
+		// Declared the wrong way round: checkYieldsTo says so.
+	case lateIn:
+		fail(late.line, "route %s never gets a request: route %s (line %d), earlier in the file, matches every request it does, such as %s",
+			late.name(), early.name(), early.line, req)
+	case !earlyIn:
+		fail(late.line, "routes %s (line %d) and %s both match %s, and neither is more specific than the other; make their paths distinct",
+			early.name(), early.line, late.name(), req)
+	case !declared:
+		fail(late.line, "routes %s (line %d) and %s both match %s; fiber gives such requests to %s, the first in the file. If that is meant, add `yields_to: [%s]` to route %s",
+			early.name(), early.line, late.name(), req, early.name(), early.r.spec.Name, late.name())
+	}
+}
+
+// checkYieldsTo refuses a yields_to entry that names no route of the
+// dialect, or a route that never competes with this one for a request.
+func checkYieldsTo(f *File, ra routeAt, used map[[2]*compiledRoute]bool, fail func(int, string, ...any)) {
+	d := ra.r.d
+	var names []string
+	for _, r := range d.routes {
+		names = append(names, r.spec.Name)
+	}
+	for _, y := range ra.r.spec.YieldsTo {
+		idx := slices.IndexFunc(d.routes, func(r *compiledRoute) bool { return r.spec.Name == y })
+		switch {
+		case y == ra.r.spec.Name:
+			fail(ra.line, "route %s: yields_to names the route itself", ra.name())
+		case idx < 0:
+			fail(ra.line, "route %s: yields_to names `%s`, which is no route of dialect %s%s", ra.name(), y, d.name, didYouMean(y, names))
+		case ra.full == nil || d.routes[idx].pattern == nil:
+			// The path is wrong and has been reported; nothing to compare.
+		case used[[2]*compiledRoute{ra.r, d.routes[idx]}]:
+		case used[[2]*compiledRoute{d.routes[idx], ra.r}]:
+			fail(ra.line, "route %s yields to %s, which comes later in the file; fiber tries routes in file order, so put %s first", ra.name(), d.name+"."+y, d.name+"."+y)
+		default:
+			fail(ra.line, "route %s yields to %s, but they never match the same request; remove it from yields_to", ra.name(), d.name+"."+y)
+		}
+	}
+}
+
+// checkMounts refuses two dialects on one mount: the second one's catch-all
+// would never answer, so its clients would get the first one's errors.
+func checkMounts(ds []*compiledDialect, fail func(int, string, ...any), line func(dialect string) int) {
+	for j, d := range ds {
+		for _, e := range ds[:j] {
+			if d.mount != nil && e.mount != nil && strings.EqualFold(d.mount.String(), e.mount.String()) {
+				fail(line(d.name), "dialects %s and %s share the mount %s; each dialect needs its own", e.name, d.name, d.spec.Mount)
+			}
+		}
+	}
+}
