@@ -60,7 +60,6 @@ func checkOverlaps(f *File, ds []*compiledDialect, fail func(int, string, ...any
 			all = append(all, ra)
 		}
 	}
-	reported := map[*compiledRoute]bool{}
 	linkRoute, _ := parsePath(LinkPath + ":token")
 	for _, ra := range all {
 		if ra.full == nil {
@@ -68,37 +67,33 @@ func checkOverlaps(f *File, ds []*compiledDialect, fail func(int, string, ...any
 		}
 		if both, ok := overlap(ra.full, linkRoute); ok && ra.r.spec.Method == "GET" {
 			fail(ra.line, "route %s matches the gateway's own presigned-link path %s (such as GET %s); give it another path", ra.name(), linkRoute, both)
-			reported[ra.r] = true
 			continue
 		}
 		for _, other := range ds {
-			if other == ra.r.d || other.mount == nil || ra.r.d.mount == nil ||
-				len(other.mount.segs) <= len(ra.r.d.mount.segs) || !within(other.mount, ra.r.d.mount) {
+			own := ra.r.d.mount
+			if other == ra.r.d || other.mount == nil || own == nil || len(other.mount.segs) <= len(own.segs) ||
+				!within(other.mount, &pathPattern{segs: own.segs, wild: true}) {
 				continue
 			}
 			space := &pathPattern{segs: other.mount.segs, wild: true}
 			if both, ok := overlap(ra.full, space); ok {
 				fail(ra.line, "route %s matches requests under dialect %s's mount %s (such as %s %s), whose clients would get dialect %s's answers; give it a path outside %s",
 					ra.name(), other.name, other.spec.Mount, ra.r.spec.Method, both, ra.r.d.name, other.spec.Mount)
-				reported[ra.r] = true
 				break
 			}
 		}
 	}
+	// Routes of two dialects can only meet when the mounts are equal
+	// (checkMounts) or one lies under the other (reported above), so the
+	// pairs left to judge are those within one dialect.
 	used := map[[2]*compiledRoute]bool{}
 	for j, late := range all {
 		for _, early := range all[:j] {
-			if early.full == nil || late.full == nil || reported[early.r] || reported[late.r] ||
-				early.r.spec.Method != late.r.spec.Method {
+			if early.r.d != late.r.d || early.full == nil || late.full == nil || early.r.spec.Method != late.r.spec.Method {
 				continue
 			}
 			both, ok := overlap(early.full, late.full)
 			if !ok {
-				continue
-			}
-			if early.r.d != late.r.d {
-				fail(late.line, "routes %s (line %d) and %s both match %s %s; routes of different dialects must never match the same request",
-					early.name(), early.line, late.name(), late.r.spec.Method, both)
 				continue
 			}
 			used[[2]*compiledRoute{late.r, early.r}] = true
@@ -115,13 +110,16 @@ func checkOverlaps(f *File, ds []*compiledDialect, fail func(int, string, ...any
 func checkPair(early, late routeAt, both *pathPattern, fail func(int, string, ...any)) {
 	req := late.r.spec.Method + " " + both.String()
 	earlyIn, lateIn := within(early.full, late.full), within(late.full, early.full)
-	declared := slices.Contains(late.r.spec.YieldsTo, early.r.spec.Name)
+	declared := yieldsTo(late.r, early.r.spec.Name)
 	switch {
 	case slices.Contains(early.r.spec.YieldsTo, late.r.spec.Name):
 		// Declared the wrong way round: checkYieldsTo says so.
-	case lateIn:
-		fail(late.line, "route %s never gets a request: route %s (line %d), earlier in the file, matches every request it does, such as %s",
+	case lateIn && earlyIn:
+		fail(late.line, "route %s never gets a request: route %s (line %d), earlier in the file, matches the same requests (%s)",
 			late.name(), early.name(), early.line, req)
+	case lateIn:
+		fail(late.line, "route %s never gets a request: route %s (line %d), earlier in the file, matches every request it does, such as %s; to give %s those requests, put it above %s and add `yields_to: [%s]` to %s",
+			late.name(), early.name(), early.line, req, late.name(), early.name(), late.r.spec.Name, early.name())
 	case !earlyIn:
 		fail(late.line, "routes %s (line %d) and %s both match %s, and neither is more specific than the other; make their paths distinct",
 			early.name(), early.line, late.name(), req)
@@ -149,8 +147,11 @@ func checkYieldsTo(f *File, ra routeAt, used map[[2]*compiledRoute]bool, fail fu
 		case ra.full == nil || d.routes[idx].pattern == nil:
 			// The path is wrong and has been reported; nothing to compare.
 		case used[[2]*compiledRoute{ra.r, d.routes[idx]}]:
+		case used[[2]*compiledRoute{d.routes[idx], ra.r}] && within(ra.full, d.routes[idx].pattern.under(d.mount)):
+			fail(ra.line, "route %s yields to %s, which is less specific and comes later in the file; yields_to goes on the less specific route, naming the more specific one above it: remove it here and add `yields_to: [%s]` to %s",
+				ra.name(), d.name+"."+y, ra.r.spec.Name, d.name+"."+y)
 		case used[[2]*compiledRoute{d.routes[idx], ra.r}]:
-			fail(ra.line, "route %s yields to %s, which comes later in the file; fiber tries routes in file order, so put %s first", ra.name(), d.name+"."+y, d.name+"."+y)
+			fail(ra.line, "route %s yields to %s, which comes later in the file; fiber tries routes in file order, so put %s above %s", ra.name(), d.name+"."+y, d.name+"."+y, ra.name())
 		default:
 			fail(ra.line, "route %s yields to %s, but they never match the same request; remove it from yields_to", ra.name(), d.name+"."+y)
 		}
@@ -162,9 +163,29 @@ func checkYieldsTo(f *File, ra routeAt, used map[[2]*compiledRoute]bool, fail fu
 func checkMounts(ds []*compiledDialect, fail func(int, string, ...any), line func(dialect string) int) {
 	for j, d := range ds {
 		for _, e := range ds[:j] {
-			if d.mount != nil && e.mount != nil && strings.EqualFold(d.mount.String(), e.mount.String()) {
+			if sameMount(d, e) {
 				fail(line(d.name), "dialects %s and %s share the mount %s; each dialect needs its own", e.name, d.name, d.spec.Mount)
 			}
 		}
 	}
+}
+
+func sameMount(d, e *compiledDialect) bool {
+	return d.mount != nil && e.mount != nil && strings.EqualFold(d.mount.String(), e.mount.String())
+}
+
+// yieldsTo reports whether r's yields_to names the route called name, or
+// names no route but is a likely typo of name (reported by checkYieldsTo,
+// so the overlap is not reported as undeclared too).
+func yieldsTo(r *compiledRoute, name string) bool {
+	for _, y := range r.spec.YieldsTo {
+		if y == name {
+			return true
+		}
+		exists := slices.ContainsFunc(r.d.routes, func(o *compiledRoute) bool { return o.spec.Name == y })
+		if best, ok := closest(y, []string{name}); !exists && ok && best == name {
+			return true
+		}
+	}
+	return false
 }

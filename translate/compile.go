@@ -236,27 +236,7 @@ func compileDialect(f *File, name string, fail func(int, string, ...any)) *compi
 	if l := spec.Links; l != nil && (l.ID == "" || l.IDs == "" || l.Name == "" || l.Names == "") {
 		fail(at("links"), "dialect %s: links needs all of id, ids, name and names suffixes", name)
 	}
-	var unmapped []string
-	for _, k := range upstream.Kinds() {
-		st, ok := spec.Errors.Status[string(k)]
-		if !ok {
-			unmapped = append(unmapped, string(k))
-			continue
-		}
-		d.errStatus[k] = st
-	}
-	if len(unmapped) > 0 {
-		fail(at("errors", "status"), "dialect %s: errors.status does not map %s %s; every error kind needs a status", name, plural(len(unmapped), "kind", "kinds"), oneOf(unmapped))
-	}
-	for k, st := range spec.Errors.Status {
-		if !isKnownKind(k) {
-			fail(at("errors", "status", k), "dialect %s: unknown error kind `%s`%s", name, k, didYouMean(k, kindNames()))
-			continue
-		}
-		if st < 400 || st > 599 {
-			fail(at("errors", "status", k), "dialect %s: status %d for %s is not an error status", name, st, k)
-		}
-	}
+	compileErrorStatus(d, at, fail)
 	if spec.Errors.JSON != nil {
 		tc := &templateCompiler{shapes: d.shapes}
 		t, err := tc.compile(&spec.Errors.JSON.node)
@@ -317,7 +297,7 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 	switch rs.Method {
 	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
 	default:
-		fail(at("method"), "route %s: method %q is not GET, POST, PUT, PATCH or DELETE", where, rs.Method)
+		fail(at("method"), "route %s: method `%s` is not GET, POST, PUT, PATCH or DELETE", where, rs.Method)
 	}
 	if p, err := parsePath(rs.Path); err != nil {
 		fail(at("path"), "route %s: %v", where, err)

@@ -203,9 +203,7 @@ func ParseByteSize(s string) (int64, error) {
 func Parse(data []byte) (*File, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		p := problemOf(0, "", err)
-		p.Message = "not valid YAML: " + strings.TrimPrefix(p.Message, "yaml: ")
-		return nil, Problems{p}
+		return nil, Problems{syntaxProblem(err)}
 	}
 	if len(root.Content) == 0 {
 		return nil, Problems{{Line: 1, Message: "the file is empty; it needs version: 1 and dialects"}}

@@ -215,17 +215,17 @@ func (d *strictDecoder) decodeStruct(n *yaml.Node, v reflect.Value, at place) {
 		return
 	}
 	fields := yamlFields(v.Type())
-	ps := d.pairs(n, at)
 	if v.Type() == routeType {
-		at = place{where: "route " + d.dialect + "." + routeName(ps)}
+		at = place{where: "route " + d.dialect + "." + routeName(n)}
 	}
+	ps := d.pairs(n, at)
 	for _, p := range ps {
 		i, ok := fields[p.key.Value]
 		if !ok {
 			names := sortedKeys(fields)
 			hint := didYouMean(p.key.Value, names)
 			if hint == "" {
-				hint = "; the keys here are " + oneOf(names)
+				hint = "; the keys here are " + allOf(names)
 			}
 			d.fail(p.key, "unknown key `%s` %s%s", p.key.Value, at.in(), hint)
 			continue
@@ -235,10 +235,10 @@ func (d *strictDecoder) decodeStruct(n *yaml.Node, v reflect.Value, at place) {
 }
 
 // routeName is a route's name as written, or "?" before it has one.
-func routeName(ps []pair) string {
-	for _, p := range ps {
-		if p.key.Value == "name" && p.val.Kind == yaml.ScalarNode && p.val.Value != "" {
-			return p.val.Value
+func routeName(n *yaml.Node) string {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k, v := n.Content[i], n.Content[i+1]; k.Value == "name" && v.Kind == yaml.ScalarNode && v.Value != "" {
+			return v.Value
 		}
 	}
 	return "?"
@@ -261,7 +261,7 @@ func (d *strictDecoder) decodeMap(n *yaml.Node, v reflect.Value, at place) {
 			d.dialect = p.key.Value
 			below = place{where: "dialect " + p.key.Value}
 		case elem.Kind() == reflect.Pointer && elem.Elem() == bindType:
-			below = place{where: "binding " + p.key.Value + " of " + at.where}
+			below = place{where: "binding `" + p.key.Value + "` of " + at.where}
 		}
 		d.decode(p.val, e, below)
 		v.SetMapIndex(reflect.ValueOf(p.key.Value), e)

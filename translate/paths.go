@@ -58,7 +58,7 @@ func parsePath(path string) (*pathPattern, error) {
 		case strings.HasPrefix(s, ":"):
 			name := s[1:]
 			if !paramNameRE.MatchString(name) {
-				return nil, fmt.Errorf("path `%s`: the segment `%s` is not one parameter: a parameter is `:` and a name of letters, digits and `_`, alone in its segment (fiber would split `%s` at `-`, `.`, `?`, `+`, `<` or another `:`, and match only parts of a segment)", path, s, s)
+				return nil, badParam(path, s)
 			}
 			if names[name] {
 				return nil, fmt.Errorf("path `%s` names the parameter `%s` twice", path, name)
@@ -69,7 +69,7 @@ func parsePath(path string) (*pathPattern, error) {
 			at := strings.Index(s, ":")
 			return nil, fmt.Errorf("path `%s`: the parameter `%s` is only part of the segment `%s`, so fiber would match `%sx` and read `x` as the parameter; a parameter must be a whole segment, as in `/%s/%s`", path, s[at:], s, s[:at], s[:at], s[at:])
 		case strings.Contains(s, "*"):
-			return nil, fmt.Errorf("path `%s`: the wildcard `*` is only part of the segment `%s`, so fiber would match any text there; a wildcard must be a whole last segment, as in `/*`", path, s)
+			return nil, fmt.Errorf("path `%s`: the wildcard `*` is only part of the segment `%s`, so fiber would match any text there; a wildcard must be a whole last segment, as in `/%s/*`", path, s, strings.ReplaceAll(s, "*", ""))
 		case strings.ContainsAny(s, `+?\`):
 			return nil, fmt.Errorf("path `%s`: the segment `%s` holds `+`, `?` or `\\`, which fiber reads as parameter syntax; routes use only `:name` parameters and a last `*`", path, s)
 		default:
@@ -81,7 +81,10 @@ func parsePath(path string) (*pathPattern, error) {
 
 // parseMount parses a dialect's mount: a fixed path of literal segments.
 func parseMount(mount string) (*pathPattern, error) {
-	if mount == "" || mount == "/" || strings.HasSuffix(mount, "/") {
+	if mount == "" {
+		return nil, fmt.Errorf("no mount: the path all its routes sit under, as in `/api`")
+	}
+	if mount == "/" || strings.HasSuffix(mount, "/") {
 		return nil, fmt.Errorf("mount `%s` must start with `/` and not end with one, as in `/api`", mount)
 	}
 	p, err := parsePath(mount)
@@ -151,13 +154,12 @@ func overlap(a, b *pathPattern) (*pathPattern, bool) {
 	for i := range n {
 		x, y := a.segs[i], b.segs[i]
 		switch {
-		case x.param == "":
-			if y.param == "" && !strings.EqualFold(x.lit, y.lit) {
-				return nil, false
-			}
-			both.segs = append(both.segs, x)
+		case x.param == "" && y.param == "" && !strings.EqualFold(x.lit, y.lit):
+			return nil, false
+		case x.param != "" && y.param == "":
+			both.segs = append(both.segs, y) // the literal is the narrower
 		default:
-			both.segs = append(both.segs, y)
+			both.segs = append(both.segs, x)
 		}
 	}
 	switch {
@@ -189,4 +191,24 @@ func within(a, b *pathPattern) bool {
 		}
 	}
 	return true
+}
+
+// badParam explains a segment that starts as a parameter but is more than
+// one: fiber ends a parameter's name at the first character that cannot be
+// in one, and reads the rest as more syntax.
+func badParam(path, seg string) error {
+	end := 1
+	for end < len(seg) && paramNameRE.MatchString(seg[1:end+1]) {
+		end++
+	}
+	switch {
+	case end == 1:
+		return fmt.Errorf("path `%s`: the parameter in `%s` has no name; write `:` and a name of letters, digits and `_`, as in `/:id`", path, seg)
+	case seg[end] == '?':
+		return fmt.Errorf("path `%s`: optional parameters (`%s`) are not supported; write one route with the parameter and one without", path, seg)
+	case seg[end] == '<':
+		return fmt.Errorf("path `%s`: parameter constraints (`%s`) are not supported; a parameter matches any one segment", path, seg)
+	}
+	return fmt.Errorf("path `%s`: the segment `%s` is more than one parameter: fiber would end `%s` at the `%c` and match the rest of the segment separately; a parameter must be a whole segment, as in `/%s`",
+		path, seg, seg[:end], seg[end], seg[:end])
 }

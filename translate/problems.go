@@ -71,17 +71,25 @@ func problemOf(line int, prefix string, err error) Problem {
 // didYouMean suggests the option closest to word, as "; did you mean
 // `x`?", when one is close enough to be a likely typo, and "" otherwise.
 func didYouMean(word string, options []string) string {
+	if best, ok := closest(word, options); ok {
+		return "; did you mean `" + best + "`?"
+	}
+	return ""
+}
+
+// closest finds the option word is most likely a typo of, if any.
+func closest(word string, options []string) (string, bool) {
 	best, bestDist := "", -1
 	for _, o := range options {
 		d := editDistance(strings.ToLower(word), strings.ToLower(o))
-		if bestDist < 0 || d < bestDist {
+		if o != "" && (bestDist < 0 || d < bestDist) {
 			best, bestDist = o, d
 		}
 	}
 	if best == "" || bestDist > 1+len(word)/4 || bestDist >= len(word) {
-		return ""
+		return "", false
 	}
-	return "; did you mean `" + best + "`?"
+	return best, true
 }
 
 // oneOf lists options for a message: "`a`, `b` or `c`".
@@ -153,4 +161,37 @@ func opNames() []string {
 		out = append(out, string(o.Op))
 	}
 	return out
+}
+
+// allOf lists names for a message: "`a`, `b` and `c`".
+func allOf(names []string) string {
+	s := oneOf(names)
+	if i := strings.LastIndex(s, " or "); i >= 0 {
+		s = s[:i] + " and " + s[i+4:]
+	}
+	return s
+}
+
+// yamlSyntax puts the YAML parser's commonest complaints in plainer words.
+var yamlSyntax = map[string]string{
+	"did not find expected '-' indicator":             "a list whose items are not all indented alike (every item of a list starts with `-` in the same column)",
+	"did not find expected key":                       "a line indented differently from the keys around it, or an unclosed quote or bracket",
+	"found a tab character that violates indentation": "a tab used for indentation; YAML indents with spaces",
+	"mapping values are not allowed in this context":  "a `key: value` where a plain value was expected; quote the value if it holds `: `, or fix the indentation",
+	"could not find expected ':'":                     "a key without its `:`",
+	"found character that cannot start any token":     "a character that cannot start a value (a tab, or an unquoted `@` or backtick)",
+}
+
+// syntaxProblem reports a file the YAML parser refused.
+func syntaxProblem(err error) Problem {
+	p := problemOf(0, "", err)
+	msg := strings.TrimPrefix(p.Message, "yaml: ")
+	if plain, ok := yamlSyntax[msg]; ok {
+		msg = plain
+	}
+	p.Message = "not valid YAML: " + msg
+	if p.Line == 0 {
+		p.Line = 1 // yaml.v3 leaves out the line when it is the first
+	}
+	return p
 }
