@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -20,12 +21,29 @@ func routesCommand(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	file := fs.String("routes", "", "routes.yaml to check (default: the embedded one)")
 	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "dragoman routes %s: unexpected argument %q (the file goes after --routes)\n", args[0], fs.Arg(0))
 		return 2
 	}
 	cfg, name, err := loadRoutes(*file)
 	if err != nil {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			fmt.Fprintf(stderr, "%s: %s\n", name, line)
+		// One line per problem, each naming the file, as compilers do, then
+		// how many there were.
+		var problems translate.Problems
+		if !errors.As(err, &problems) {
+			fmt.Fprintf(stderr, "%s: %v\n", name, err)
+			return 1
+		}
+		for _, p := range problems {
+			fmt.Fprintf(stderr, "%s: %s\n", name, p)
+		}
+		if len(problems) > 1 {
+			fmt.Fprintf(stderr, "%s: %d problems\n", name, len(problems))
 		}
 		return 1
 	}
@@ -33,7 +51,7 @@ func routesCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, cfg.UpstreamMatrix())
 		return 0
 	}
-	fmt.Fprintf(stdout, "%s: ok: %d dialects (%v)\n", name, len(cfg.Dialects()), cfg.Dialects())
+	fmt.Fprintf(stdout, "%s: ok: %d dialects (%s)\n", name, len(cfg.Dialects()), strings.Join(cfg.Dialects(), ", "))
 	return 0
 }
 
