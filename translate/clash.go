@@ -189,3 +189,24 @@ func yieldsTo(r *compiledRoute, name string) bool {
 	}
 	return false
 }
+
+// checkIDUsers refuses routes that bind or render attachment ids in a
+// dialect with no id_format: one problem for the dialect, naming them.
+func checkIDUsers(f *File, d *compiledDialect, fail func(int, string, ...any)) {
+	if d.spec.IDFormat != nil {
+		return // there is one, even if it is wrong (and reported)
+	}
+	var users []string
+	for _, r := range d.routes {
+		if r.usesIDs {
+			users = append(users, r.spec.Name)
+		}
+	}
+	switch len(users) {
+	case 0:
+	case 1:
+		fail(f.line("dialects", d.name), "dialect %s has no id_format, but route `%s` uses attachment ids (binds id or shows $id); add an id_format", d.name, users[0])
+	default:
+		fail(f.line("dialects", d.name), "dialect %s has no id_format, but routes %s use attachment ids (bind id or show $id); add an id_format", d.name, allOf(users))
+	}
+}

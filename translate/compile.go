@@ -78,9 +78,11 @@ type compiledRoute struct {
 	// bodyKnown is false when the body kind is unknown (and reported), so
 	// that bindings are not also blamed for not fitting it.
 	bodyKnown bool
-	binds     []*binding
-	byTarget  map[string]*binding
-	messages  map[upstream.Kind]string
+	// usesIDs: the route binds or renders attachment ids (checkIDUsers).
+	usesIDs  bool
+	binds    []*binding
+	byTarget map[string]*binding
+	messages map[upstream.Kind]string
 
 	respBody     tmpl
 	usesContent  bool
@@ -156,7 +158,7 @@ func parseSource(r *compiledRoute, b *binding, from, target string, fail func(st
 	case strings.HasPrefix(from, "const:"):
 		b.source, b.arg = "const", strings.TrimPrefix(from, "const:")
 	default:
-		fail("from %q: want path.P, query.Q, header.H, body.PATH, body, form.F, file, file.name, file.type, new_id or const:VALUE", from)
+		fail("from `%s`: want path.P, query.Q, header.H, body.PATH, body, form.F, file, file.name, file.type, new_id or const:VALUE", from)
 	}
 }
 
@@ -189,6 +191,7 @@ func Compile(f *File) (*Config, error) {
 			continue
 		}
 		checkRouteNames(f, d, fail)
+		checkIDUsers(f, d, fail)
 		cfg.dialects = append(cfg.dialects, d)
 	}
 	checkMounts(cfg.dialects, fail, func(name string) int { return f.line("dialects", name, "mount") })
@@ -229,7 +232,7 @@ func compileDialect(f *File, name string, fail func(int, string, ...any)) *compi
 	if spec.RecordIDs != nil {
 		ids, err := newIDFormat(spec.RecordIDs)
 		if err != nil {
-			fail(at("record_ids"), "dialect %s: %v", name, err)
+			fail(at("record_ids"), "dialect %s: %s", name, strings.Replace(err.Error(), "id_format", "record_ids", 1))
 		}
 		d.recordIDs = ids
 	}
@@ -313,14 +316,14 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 	}
 	r.op = op
 	if rs.Scope != "read" && rs.Scope != "edit" {
-		fail(at("scope"), "route %s: scope must be read or edit, not %q", where, rs.Scope)
+		fail(at("scope"), "route %s: scope must be `read` or `edit`, not `%s`", where, rs.Scope)
 	}
 	switch rs.Replace {
 	case "":
 	case "name":
 		r.replaceNames = true
 	default:
-		fail(at("replace"), "route %s: replace must be name, not %q", where, rs.Replace)
+		fail(at("replace"), "route %s: replace must be `name`, not `%s`", where, rs.Replace)
 	}
 	switch rs.Body.Kind {
 	case "", "none", "json", "raw":
@@ -375,12 +378,12 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 			fail(at("response", "json"), "route %s: a raw content response has no json", where)
 		}
 	default:
-		fail(at("response", "content"), "route %s: content must be raw, not %q", where, rs.Response.Content)
+		fail(at("response", "content"), "route %s: content must be `raw`, not `%s`", where, rs.Response.Content)
 	}
 	switch r.listScope {
 	case "", "field", "record":
 	default:
-		fail(at("response", "list"), "route %s: list must be field or record, not %q", where, r.listScope)
+		fail(at("response", "list"), "route %s: list must be `field` or `record`, not `%s`", where, r.listScope)
 	}
 	if rs.Response.JSON != nil && opKnown {
 		tc := &templateCompiler{shapes: d.shapes, links: d.spec.Links, allowContent: op.Answers.Content}
@@ -389,9 +392,7 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 			failErr(fail, at("response", "json"), "route "+where+": ", err)
 		}
 		r.respBody, r.usesContent, r.usesFiles, r.usesRecord = t, tc.usesContent, tc.usesFiles, tc.usesRecord
-		if tc.usesID && d.ids == nil {
-			fail(at("response", "json"), "route %s: uses $id but dialect %s has no id_format", where, d.name)
-		}
+		r.usesIDs = tc.usesID
 		if r.contentType == "" {
 			r.contentType = "application/json; charset=utf-8"
 		}
@@ -399,9 +400,7 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 			fail(at("response", "json"), "route %s: $files needs response.list (field or record) after %s", where, rs.Op)
 		}
 	}
-	if d.ids == nil && r.byTarget["id"] != nil {
-		fail(at("bind", "id"), "route %s: binds id but dialect %s has no id_format", where, d.name)
-	}
+	r.usesIDs = r.usesIDs || r.byTarget["id"] != nil
 	return r
 }
 
@@ -423,7 +422,7 @@ func compileBinding(r *compiledRoute, target string, bs *BindSpec, fail func(str
 	}
 	b.without, b.links = bs.RequiredWithout, bs.Links
 	if b.without != "" && !knownTargets[b.without] {
-		fail("required_without: unknown canonical value %q", b.without)
+		fail("required_without: unknown canonical value `%s`%s", b.without, didYouMean(b.without, sortedKeys(knownTargets)))
 	}
 	if b.links && (r.d.spec.Links == nil || target != "data") {
 		fail("links: only a data binding of a dialect with links can read link attributes")
@@ -442,14 +441,14 @@ func compileBinding(r *compiledRoute, target string, bs *BindSpec, fail func(str
 	}
 	if b.files != "" {
 		if _, ok := r.d.spec.Shapes[b.files]; !ok {
-			fail("files: unknown shape %q", b.files)
+			fail("files: unknown shape `%s`%s", b.files, didYouMean(b.files, sortedKeys(r.d.spec.Shapes)))
 		} else if target != "data" {
 			fail("files: only a data binding holds attachment objects")
 		}
 	}
 	for k := range b.messages {
 		if k != "missing" && k != "too_long" && k != "invalid" {
-			fail("messages: unknown key %q (want missing, too_long or invalid)", k)
+			fail("messages: unknown key `%s` (want `missing`, `too_long` or `invalid`)%s", k, didYouMean(k, []string{"missing", "too_long", "invalid"}))
 		}
 	}
 	return b

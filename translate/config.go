@@ -19,8 +19,8 @@ import (
 
 // File is the decoded routes.yaml.
 type File struct {
-	Version  int                 `yaml:"version"`
-	Dialects map[string]*Dialect `yaml:"dialects"`
+	Version  int                 `yaml:"version" required:"true"`
+	Dialects map[string]*Dialect `yaml:"dialects" required:"true"`
 
 	// root keeps the document's nodes so that checks can name line numbers.
 	root *yaml.Node
@@ -29,8 +29,8 @@ type File struct {
 // Dialect describes one vendor API.
 type Dialect struct {
 	Title        string        `yaml:"title"`
-	Mount        string        `yaml:"mount"`
-	Credential   Credential    `yaml:"credential"`
+	Mount        string        `yaml:"mount" required:"true"`
+	Credential   Credential    `yaml:"credential" required:"true"`
 	IDFormat     *IDFormatSpec `yaml:"id_format"`
 	DefaultField string        `yaml:"default_field"`
 	// RecordIDs is the format of record ids the gateway makes for record
@@ -38,14 +38,14 @@ type Dialect struct {
 	RecordIDs *IDFormatSpec `yaml:"record_ids"`
 	// Links, when set, names link attributes of records.
 	Links  *LinkSuffixes        `yaml:"links"`
-	Errors ErrorSpec            `yaml:"errors"`
+	Errors ErrorSpec            `yaml:"errors" required:"true"`
 	Shapes map[string]*Template `yaml:"shapes"`
-	Routes []*RouteSpec         `yaml:"routes"`
+	Routes []*RouteSpec         `yaml:"routes" required:"true"`
 }
 
 // Credential says where a dialect's clients put their key.
 type Credential struct {
-	Header string `yaml:"header"`
+	Header string `yaml:"header" required:"true"`
 	// Scheme is a prefix such as "Bearer" that precedes the token.
 	Scheme string `yaml:"scheme"`
 	// SchemeOptional accepts the bare token too.
@@ -55,7 +55,7 @@ type Credential struct {
 // IDFormatSpec says how canonical ids look in a dialect.
 type IDFormatSpec struct {
 	// Alphabet is hex, urlsafe or uuid.
-	Alphabet string `yaml:"alphabet"`
+	Alphabet string `yaml:"alphabet" required:"true"`
 	// Length is the number of symbols (ignored for uuid).
 	Length int `yaml:"length"`
 	// Template wraps the encoded id, e.g. "/uploads/{id}-{name}".
@@ -65,7 +65,7 @@ type IDFormatSpec struct {
 // ErrorSpec maps canonical error kinds to a dialect's error responses.
 type ErrorSpec struct {
 	// Status maps every canonical kind to an HTTP status.
-	Status map[string]int `yaml:"status"`
+	Status map[string]int `yaml:"status" required:"true"`
 	// JSON is the body template; absent means an empty body.
 	JSON *Template `yaml:"json"`
 	// Header, when set, carries the message in that response header.
@@ -74,12 +74,12 @@ type ErrorSpec struct {
 
 // RouteSpec is one route of a dialect.
 type RouteSpec struct {
-	Name   string `yaml:"name"`
-	Method string `yaml:"method"`
-	Path   string `yaml:"path"`
-	Op     Op     `yaml:"op"`
+	Name   string `yaml:"name" required:"true"`
+	Method string `yaml:"method" required:"true"`
+	Path   string `yaml:"path" required:"true"`
+	Op     Op     `yaml:"op" required:"true"`
 	// Scope is read or edit: the permission a key needs.
-	Scope string `yaml:"scope"`
+	Scope string `yaml:"scope" required:"true"`
 	// Replace, when "name", makes a create replace a same-named attachment.
 	Replace string `yaml:"replace"`
 	// RequireRecord makes a create fail with not_found unless the record
@@ -106,7 +106,7 @@ type BodySpec struct {
 
 // BindSpec binds one canonical value to a source in the request.
 type BindSpec struct {
-	From string `yaml:"from"`
+	From string `yaml:"from" required:"true"`
 	// Fallback is read when From is absent.
 	Fallback string   `yaml:"fallback"`
 	Codec    string   `yaml:"codec"`
@@ -132,10 +132,10 @@ type BindSpec struct {
 // LinkSuffixes name the attributes through which a record refers to its
 // attachments, as <field><suffix>: EspoCRM's fileId / attachmentsIds.
 type LinkSuffixes struct {
-	ID    string `yaml:"id"`
-	IDs   string `yaml:"ids"`
-	Name  string `yaml:"name"`
-	Names string `yaml:"names"`
+	ID    string `yaml:"id" required:"true"`
+	IDs   string `yaml:"ids" required:"true"`
+	Name  string `yaml:"name" required:"true"`
+	Names string `yaml:"names" required:"true"`
 }
 
 // ResponseSpec says how a route answers on success.
@@ -207,6 +207,9 @@ func Parse(data []byte) (*File, error) {
 	}
 	if len(root.Content) == 0 {
 		return nil, Problems{{Line: 1, Message: "the file is empty; it needs version: 1 and dialects"}}
+	}
+	if problems := checkAliases(&root); problems != nil {
+		return nil, problems
 	}
 	var f File
 	d := &strictDecoder{reported: map[*yaml.Node]bool{}}

@@ -219,10 +219,34 @@ func (d *strictDecoder) decodeStruct(n *yaml.Node, v reflect.Value, at place) {
 		at = place{where: "route " + d.dialect + "." + routeName(n)}
 	}
 	ps := d.pairs(n, at)
+	// A required key is missing unless it is there, or a misspelling of it
+	// is (which is reported as that, once).
+	present := map[string]bool{}
+	names := sortedKeys(fields)
+	for _, p := range ps {
+		present[p.key.Value] = true
+		if _, ok := fields[p.key.Value]; !ok {
+			if best, ok := closest(p.key.Value, names); ok {
+				present[best] = true
+			}
+		}
+	}
+	var missing []string
+	for _, key := range names {
+		if v.Type().Field(fields[key]).Tag.Get("required") == "true" && !present[key] {
+			missing = append(missing, key)
+		}
+	}
+	switch len(missing) {
+	case 0:
+	case 1:
+		d.fail(n, "%s has no `%s`, which is required", at.name(), missing[0])
+	default:
+		d.fail(n, "%s has no %s, which are required", at.name(), allOf(missing))
+	}
 	for _, p := range ps {
 		i, ok := fields[p.key.Value]
 		if !ok {
-			names := sortedKeys(fields)
 			hint := didYouMean(p.key.Value, names)
 			if hint == "" {
 				hint = "; the keys here are " + allOf(names)
@@ -296,4 +320,47 @@ func yamlFields(t reflect.Type) map[string]int {
 		}
 	}
 	return out
+}
+
+// maxExpandedNodes bounds the YAML nodes a routes file may have with its
+// aliases expanded: routes.yaml has a few thousand, and a file whose
+// aliases nest into millions (the "billion laughs") is refused before
+// anything walks it.
+const maxExpandedNodes = 1 << 20
+
+// checkAliases refuses an alias inside the node it names, which would make
+// every walk of the tree endless, and aliases that expand too far.
+func checkAliases(root *yaml.Node) Problems {
+	open := map[*yaml.Node]bool{}
+	count := 0
+	var problem *Problem
+	var walk func(n *yaml.Node) bool
+	walk = func(n *yaml.Node) bool {
+		if count++; count > maxExpandedNodes {
+			problem = &Problem{Line: n.Line, Message: fmt.Sprintf("the file's aliases expand to more than %d values; write it with fewer nested aliases", maxExpandedNodes)}
+			return false
+		}
+		if n.Kind == yaml.AliasNode {
+			if n.Alias == nil {
+				return true
+			}
+			if open[n.Alias] {
+				problem = &Problem{Line: n.Line, Message: fmt.Sprintf("the alias `*%s` is inside the value it names (the anchor `&%s` at line %d), so it would never end", n.Value, n.Value, n.Alias.Line)}
+				return false
+			}
+			n = n.Alias
+		}
+		open[n] = true
+		defer delete(open, n)
+		for _, c := range n.Content {
+			if !walk(c) {
+				return false
+			}
+		}
+		return true
+	}
+	if walk(root); problem != nil {
+		return Problems{*problem}
+	}
+	return nil
 }

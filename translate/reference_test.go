@@ -124,6 +124,57 @@ func TestRoutesReferenceDefaults(t *testing.T) {
 	}
 }
 
+// TestRoutesReferenceRequiredKeys checks that the doc calls a key
+// "(required)" exactly when the decoder refuses a file without it, and says
+// what a key required inside an optional one is required with.
+func TestRoutesReferenceRequiredKeys(t *testing.T) {
+	doc := readReference(t, "../docs/routes.md")
+	for table, typ := range map[string]reflect.Type{"File": reflect.TypeFor[File](), "Dialect": reflect.TypeFor[Dialect](),
+		"Route": reflect.TypeFor[RouteSpec](), "Binding": reflect.TypeFor[BindSpec]()} {
+		required := requiredKeys(typ, "", true)
+		for _, row := range doc[table] {
+			key, def := row[0], row[1]
+			always, tagged := required[key]
+			switch {
+			case tagged && always && def != "(required)":
+				t.Errorf("docs/routes.md gives %s the default %q, but a file without it is refused: write (required)", key, def)
+			case tagged && !always && !strings.HasPrefix(def, "(required with `"):
+				t.Errorf("docs/routes.md gives %s the default %q, but it is required whenever its parent is there: write (required with `parent`)", key, def)
+			case !tagged && def == "(required)":
+				t.Errorf("docs/routes.md calls %s required, but the decoder does not require it", key)
+			}
+		}
+	}
+}
+
+// requiredKeys maps each key tagged required to whether it is required in
+// every file (its parents are required too) or only with its parent.
+func requiredKeys(t reflect.Type, prefix string, parentRequired bool) map[string]bool {
+	out := map[string]bool{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if !f.IsExported() || name == "" || name == "-" {
+			continue
+		}
+		req := f.Tag.Get("required") == "true"
+		ft := f.Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if ft.Kind() == reflect.Struct && ft != templateType {
+			for k, v := range requiredKeys(ft, prefix+name+".", parentRequired && req) {
+				out[k] = v
+			}
+			continue
+		}
+		if req {
+			out[prefix+name] = parentRequired
+		}
+	}
+	return out
+}
+
 // readReference reads every table of a markdown file: heading -> rows, each
 // row its cells with the first cell's backticked name alone.
 func readReference(t *testing.T, path string) map[string][][]string {
