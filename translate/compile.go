@@ -248,15 +248,20 @@ func compileDialect(f *File, name string, fail func(int, string, ...any)) *compi
 		}
 		d.errBody = t
 	}
-	for shapeName, node := range spec.Shapes {
+	for _, shapeName := range sortedKeys(spec.Shapes) {
+		node := spec.Shapes[shapeName]
+		// A broken shape stays known, empty, so that the routes using it
+		// are not each blamed for naming an unknown shape.
 		if node == nil || node.node.Kind != yaml.MappingNode {
 			fail(at("shapes", shapeName), "dialect %s: shape %s must be a mapping", name, shapeName)
+			d.shapes[shapeName] = &tObject{}
 			continue
 		}
 		tc := &templateCompiler{shapes: d.shapes}
 		obj, err := tc.compileObject(&node.node)
 		if err != nil {
 			failErr(fail, at("shapes", shapeName), "dialect "+name+": shape "+shapeName+": ", err)
+			d.shapes[shapeName] = &tObject{}
 			continue
 		}
 		d.shapes[shapeName] = obj
@@ -347,6 +352,10 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 		}
 		r.messages[upstream.Kind(k)] = msg
 	}
+	// bound says whether the route binds a canonical value, or misspells
+	// it (reported as that, not also as missing).
+	misspelt := map[string]bool{}
+	bound := func(t string) bool { return r.byTarget[t] != nil || misspelt[t] }
 	for _, target := range sortedKeys(rs.Bind) {
 		b := compileBinding(r, target, rs.Bind[target], func(format string, args ...any) {
 			fail(at("bind", target), "route %s: bind %s: %s", where, target, fmt.Sprintf(format, args...))
@@ -354,17 +363,19 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 		if b != nil {
 			r.binds = append(r.binds, b)
 			r.byTarget[target] = b
+		} else if meant, ok := closest(target, sortedKeys(knownTargets)); ok {
+			misspelt[meant] = true
 		}
 	}
 	for _, t := range op.Needs {
-		if r.byTarget[t] == nil {
+		if !bound(t) {
 			fail(at("bind"), "route %s: operation %s needs a binding for %s", where, rs.Op, t)
 		}
 	}
-	if op.Addresses && r.byTarget["id"] == nil && (r.byTarget["name"] == nil || r.byTarget["record.id"] == nil) {
+	if op.Addresses && !bound("id") && (!bound("name") || !bound("record.id")) {
 		fail(at("bind"), "route %s: operation %s needs id, or record and name", where, rs.Op)
 	}
-	if op.Op == OpCreate && r.byTarget["name"] == nil && r.byTarget["title"] == nil {
+	if op.Op == OpCreate && !bound("name") && !bound("title") {
 		fail(at("bind"), "route %s: create needs a name or a title", where)
 	}
 	switch rs.Response.Content {
