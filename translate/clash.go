@@ -22,6 +22,9 @@ import (
 //     a pair: the record route serves every entity type but Attachment.
 //     Any other overlap is refused, naming a request both would match.
 
+// routeMethods are the methods a route may have (compileRoute checks).
+var routeMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
+
 // routeAt is a compiled route with where it is written, for the checks.
 type routeAt struct {
 	r    *compiledRoute
@@ -54,7 +57,7 @@ func checkOverlaps(f *File, ds []*compiledDialect, fail func(int, string, ...any
 	for _, d := range ds {
 		for i, r := range d.routes {
 			ra := routeAt{r: r, line: f.line("dialects", d.name, "routes", i)}
-			if r.pattern != nil && d.mount != nil {
+			if r.pattern != nil && d.mount != nil && slices.Contains(routeMethods, r.spec.Method) {
 				ra.full = r.pattern.under(d.mount)
 			}
 			all = append(all, ra)
@@ -100,8 +103,12 @@ func checkOverlaps(f *File, ds []*compiledDialect, fail func(int, string, ...any
 			checkPair(early, late, both, fail)
 		}
 	}
+	byRoute := map[*compiledRoute]routeAt{}
 	for _, ra := range all {
-		checkYieldsTo(f, ra, used, fail)
+		byRoute[ra.r] = ra
+	}
+	for _, ra := range all {
+		checkYieldsTo(ra, byRoute, used, fail)
 	}
 }
 
@@ -131,7 +138,7 @@ func checkPair(early, late routeAt, both *pathPattern, fail func(int, string, ..
 
 // checkYieldsTo refuses a yields_to entry that names no route of the
 // dialect, or a route that never competes with this one for a request.
-func checkYieldsTo(f *File, ra routeAt, used map[[2]*compiledRoute]bool, fail func(int, string, ...any)) {
+func checkYieldsTo(ra routeAt, byRoute map[*compiledRoute]routeAt, used map[[2]*compiledRoute]bool, fail func(int, string, ...any)) {
 	d := ra.r.d
 	var names []string
 	for _, r := range d.routes {
@@ -144,8 +151,9 @@ func checkYieldsTo(f *File, ra routeAt, used map[[2]*compiledRoute]bool, fail fu
 			fail(ra.line, "route %s: yields_to names the route itself", ra.name())
 		case idx < 0:
 			fail(ra.line, "route %s: yields_to names `%s`, which is no route of dialect %s%s", ra.name(), y, d.name, didYouMean(y, names))
-		case ra.full == nil || d.routes[idx].pattern == nil:
-			// The path is wrong and has been reported; nothing to compare.
+		case ra.full == nil || byRoute[d.routes[idx]].full == nil:
+			// A path, mount or method is wrong and has been reported;
+			// nothing to compare.
 		case used[[2]*compiledRoute{ra.r, d.routes[idx]}]:
 		case used[[2]*compiledRoute{d.routes[idx], ra.r}] && within(ra.full, d.routes[idx].pattern.under(d.mount)):
 			fail(ra.line, "route %s yields to %s, which is less specific and comes later in the file; yields_to goes on the less specific route, naming the more specific one above it: remove it here and add `yields_to: [%s]` to %s",

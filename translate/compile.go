@@ -121,9 +121,6 @@ func parseSource(r *compiledRoute, b *binding, from, target string, fail func(st
 	switch {
 	case from == "body":
 		b.source = "body"
-		if r.bodyKnown && r.spec.Body.Kind != "raw" {
-			fail("from: body needs body kind raw")
-		}
 		if target != "content" {
 			fail("only content can come from the raw body")
 		}
@@ -131,9 +128,6 @@ func parseSource(r *compiledRoute, b *binding, from, target string, fail func(st
 		b.source = "new_id"
 	case src == "body":
 		b.source, b.arg = "bodyjson", arg
-		if r.bodyKnown && r.spec.Body.Kind != "json" {
-			fail("from: body.%s needs body kind json", arg)
-		}
 	case src == "path":
 		b.source, b.arg = "path", arg
 		if r.pattern != nil && !r.pattern.hasParam(arg) {
@@ -143,9 +137,6 @@ func parseSource(r *compiledRoute, b *binding, from, target string, fail func(st
 		b.source, b.arg = from, arg
 		if src == "form" {
 			b.source = "form"
-		}
-		if r.bodyKnown && r.spec.Body.Kind != "multipart" {
-			fail("from: %s needs body kind multipart", from)
 		}
 		if from == "file" && target != "content" {
 			fail("only content can come from the file part")
@@ -253,8 +244,7 @@ func compileDialect(f *File, name string, fail func(int, string, ...any)) *compi
 		// A broken shape stays known, empty, so that the routes using it
 		// are not each blamed for naming an unknown shape.
 		if node == nil || node.node.Kind != yaml.MappingNode {
-			fail(at("shapes", shapeName), "dialect %s: shape %s must be a mapping", name, shapeName)
-			d.shapes[shapeName] = &tObject{}
+			d.shapes[shapeName] = &tObject{} // reported by checkShapeRefs
 			continue
 		}
 		tc := &templateCompiler{shapes: d.shapes}
@@ -274,6 +264,8 @@ func compileDialect(f *File, name string, fail func(int, string, ...any)) *compi
 			fail(at("shapes", shapeName), "dialect %s: shape %s must not list files or records", name, shapeName)
 		}
 	}
+	checkShapeRefs(d, at, fail)
+	checkLinkUsers(d, at, fail)
 	for i, rs := range spec.Routes {
 		r := compileRoute(d, rs, func(path ...any) int { return at(append([]any{"routes", i}, path...)...) }, fail)
 		if r != nil {
@@ -352,6 +344,7 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 		}
 		r.messages[upstream.Kind(k)] = msg
 	}
+	checkBodyKind(r, at, fail)
 	// bound says whether the route binds a canonical value, or misspells
 	// it (reported as that, not also as missing).
 	misspelt := map[string]bool{}
@@ -444,14 +437,14 @@ func compileBinding(r *compiledRoute, target string, bs *BindSpec, fail func(str
 	if (b.codec == "base64" || b.codec == "datauri") && target != "content" {
 		fail("codec %s only decodes content", b.codec)
 	}
-	if b.source == "new_id" && r.d.recordIDs == nil {
+	if b.source == "new_id" && r.d.spec.RecordIDs == nil {
 		fail("from: new_id needs the dialect's record_ids format")
 	}
 	if target == "content" && b.source == "bodyjson" && b.codec == "" {
 		fail("content from a JSON body needs codec base64 or datauri")
 	}
 	if b.files != "" {
-		if _, ok := r.d.spec.Shapes[b.files]; !ok {
+		if _, ok := r.d.shapes[b.files]; !ok {
 			fail("files: unknown shape `%s`%s", b.files, didYouMean(b.files, sortedKeys(r.d.spec.Shapes)))
 		} else if target != "data" {
 			fail("files: only a data binding holds attachment objects")

@@ -243,14 +243,8 @@ func (f *File) line(path ...any) int {
 		var next *yaml.Node
 		switch k := p.(type) {
 		case string:
-			if n.Kind == yaml.MappingNode {
-				for i := 0; i+1 < len(n.Content); i += 2 {
-					if n.Content[i].Value == k {
-						line = n.Content[i].Line
-						next = n.Content[i+1]
-						break
-					}
-				}
+			if key, val := findKey(n, k); key != nil {
+				line, next = key.Line, val
 			}
 		case int:
 			if n.Kind == yaml.SequenceNode && k < len(n.Content) {
@@ -264,4 +258,38 @@ func (f *File) line(path ...any) int {
 		n = next
 	}
 	return line
+}
+
+// findKey finds a key of a mapping, in its own keys or, as YAML merges
+// them, in the mappings it merges (<<: *x), so that a problem in a merged
+// value is reported where it is written.
+func findKey(n *yaml.Node, k string) (key, val *yaml.Node) {
+	for n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	switch n.Kind {
+	case yaml.SequenceNode: // <<: [*a, *b]
+		for _, c := range n.Content {
+			if key, val := findKey(c, k); key != nil {
+				return key, val
+			}
+		}
+		return nil, nil
+	case yaml.MappingNode:
+	default:
+		return nil, nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == k && n.Content[i].Tag != "!!merge" {
+			return n.Content[i], n.Content[i+1]
+		}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Tag == "!!merge" {
+			if key, val := findKey(n.Content[i+1], k); key != nil {
+				return key, val
+			}
+		}
+	}
+	return nil, nil
 }

@@ -30,7 +30,7 @@ func TestLoadReportsLineNumbers(t *testing.T) {
 		{"unknown op", minimalDialect("op: frobnicate"), []string{"unknown operation `frobnicate`", "line "}},
 		{"unknown kind missing", strings.Replace(minimalDialect("op: list"), "        internal: 500\n", "", 1), []string{"does not map kind `internal`"}},
 		{"bad expression", strings.Replace(minimalDialect("op: list"), "data: $files[f]", "data: $nosuch", 1), []string{"unknown name \"nosuch\""}},
-		{"unknown shape", strings.Replace(minimalDialect("op: list"), "$files[f]", "$files[g]", 1), []string{"unknown shape \"g\""}},
+		{"unknown shape", strings.Replace(minimalDialect("op: list"), "$files[f]", "$files[g]", 1), []string{"uses the shape `g`, which dialect d does not define"}},
 		{"bad source", strings.Replace(minimalDialect("op: list"), "from: path.r", "from: cookie.r", 1), []string{"want path.P"}},
 		{"missing param", strings.Replace(minimalDialect("op: list"), "from: path.r", "from: path.nope", 1), []string{"no parameter `nope`"}},
 		{"clash", minimalDialect("op: list") + "      - {name: again, method: GET, path: \"/c/:other/r/:x\", op: list, scope: read, bind: {record.collection: {from: path.other}, record.id: {from: const:x}}}\n", []string{"never gets a request"}},

@@ -37,20 +37,25 @@ func (ps Problems) Error() string {
 }
 
 // sorted orders problems by line, keeping the order of those on one line,
-// and drops exact repeats (a mistake inside a YAML anchor is seen once per
-// alias).
+// and drops repeats: a mistake in a value that several routes share
+// through a YAML merge is seen once per route, at the same line, in the
+// same words but for the route's name.
 func (ps Problems) sorted() Problems {
 	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Line < ps[j].Line })
 	out := ps[:0]
 	seen := map[Problem]bool{}
 	for _, p := range ps {
-		if !seen[p] {
-			seen[p] = true
+		key := Problem{Line: p.Line, Message: routePrefixRE.ReplaceAllString(p.Message, "")}
+		if !seen[key] {
+			seen[key] = true
 			out = append(out, p)
 		}
 	}
 	return out
 }
+
+// routePrefixRE is the "route d.name: " a compiler message starts with.
+var routePrefixRE = regexp.MustCompile(`^route [^ ]+: `)
 
 // lineRE finds the "line N: " that yaml.v3 and the template compiler put
 // at the front of their messages.
@@ -165,11 +170,19 @@ func opNames() []string {
 
 // allOf lists names for a message: "`a`, `b` and `c`".
 func allOf(names []string) string {
-	s := oneOf(names)
-	if i := strings.LastIndex(s, " or "); i >= 0 {
-		s = s[:i] + " and " + s[i+4:]
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = "`" + n + "`"
 	}
-	return s
+	return andList(q)
+}
+
+// andList joins phrases as "a, b and c".
+func andList(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
 }
 
 // yamlSyntax puts the YAML parser's commonest complaints in plainer words.
