@@ -444,9 +444,8 @@ func compileBinding(r *compiledRoute, target string, bs *BindSpec, fail func(str
 		fail("content from a JSON body needs codec base64 or datauri")
 	}
 	if b.files != "" {
-		if _, ok := r.d.shapes[b.files]; !ok {
-			fail("files: unknown shape `%s`%s", b.files, didYouMean(b.files, sortedKeys(r.d.spec.Shapes)))
-		} else if target != "data" {
+		// An unknown shape is reported by checkShapeRefs.
+		if target != "data" {
 			fail("files: only a data binding holds attachment objects")
 		}
 	}
