@@ -1,10 +1,8 @@
 package translate
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -30,8 +28,6 @@ var knownTargets = map[string]bool{"record.collection": true, "record.id": true,
 
 var knownCodecs = map[string]bool{"": true, "base64": true, "datauri": true, "dirname": true,
 	"basename": true, "filename": true}
-
-var pathParamRE = regexp.MustCompile(`:[A-Za-z_][A-Za-z0-9_]*`)
 
 // Config is a checked, compiled routes.yaml: every path, binding and
 // template is compiled once, at start.
@@ -72,6 +68,9 @@ type compiledDialect struct {
 
 	// signed is the dialect's signed credential form, if it has one.
 	signed *signedCredential
+
+	// mount is the parsed mount; nil when it is unusable (and reported).
+	mount *pathPattern
 }
 
 // compiledRoute is one route ready to serve.
@@ -80,6 +79,13 @@ type compiledRoute struct {
 	spec     *RouteSpec
 	op       *Operation
 	fullPath string
+	// pattern is the parsed path; nil when it is unusable (and reported).
+	pattern *pathPattern
+	// bodyKnown is false when the body kind is unknown (and reported), so
+	// that bindings are not also blamed for not fitting it.
+	bodyKnown bool
+	// usesIDs: the route binds or renders attachment ids (checkIDUsers).
+	usesIDs  bool
 	binds    []*binding
 	byTarget map[string]*binding
 	messages map[upstream.Kind]string
@@ -121,9 +127,6 @@ func parseSource(r *compiledRoute, b *binding, from, target string, fail func(st
 	switch {
 	case from == "body":
 		b.source = "body"
-		if r.spec.Body.Kind != "raw" {
-			fail("from: body needs body kind raw")
-		}
 		if target != "content" {
 			fail("only content can come from the raw body")
 		}
@@ -131,21 +134,15 @@ func parseSource(r *compiledRoute, b *binding, from, target string, fail func(st
 		b.source = "new_id"
 	case src == "body":
 		b.source, b.arg = "bodyjson", arg
-		if r.spec.Body.Kind != "json" {
-			fail("from: body.%s needs body kind json", arg)
-		}
 	case src == "path":
 		b.source, b.arg = "path", arg
-		if !strings.Contains(r.spec.Path, ":"+arg) && !(arg == "*" && strings.HasSuffix(r.spec.Path, "*")) {
-			fail("path %q has no parameter %q", r.spec.Path, arg)
+		if r.pattern != nil && !r.pattern.hasParam(arg) {
+			fail("path `%s` has no parameter `%s`", r.spec.Path, arg)
 		}
 	case from == "file" || from == "file.name" || from == "file.type" || src == "form":
 		b.source, b.arg = from, arg
 		if src == "form" {
 			b.source = "form"
-		}
-		if r.spec.Body.Kind != "multipart" {
-			fail("from: %s needs body kind multipart", from)
 		}
 		if from == "file" && target != "content" {
 			fail("only content can come from the file part")
@@ -165,7 +162,7 @@ func parseSource(r *compiledRoute, b *binding, from, target string, fail func(st
 			fail("from: where binds the where target; from: where.ATTRIBUTE binds any other")
 		}
 	default:
-		fail("from %q: want path.P, query.Q, header.H, body.PATH, body, form.F, file, file.name, file.type, where, where.ATTRIBUTE, new_id or const:VALUE", from)
+		fail("from `%s`: want path.P, query.Q, header.H, body.PATH, body, form.F, file, file.name, file.type, where, where.ATTRIBUTE, new_id or const:VALUE", from)
 	}
 }
 
@@ -181,9 +178,9 @@ func Load(data []byte) (*Config, error) {
 
 // Compile checks and compiles a parsed routes.yaml.
 func Compile(f *File) (*Config, error) {
-	var errs []error
+	var problems Problems
 	fail := func(line int, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("line %d: %s", line, fmt.Sprintf(format, args...)))
+		problems = append(problems, Problem{Line: line, Message: fmt.Sprintf(format, args...)})
 	}
 	if f.Version != 1 {
 		fail(f.line("version"), "version must be 1, not %d", f.Version)
@@ -192,23 +189,19 @@ func Compile(f *File) (*Config, error) {
 		fail(f.line("dialects"), "no dialects")
 	}
 	cfg := &Config{file: f}
-	seen := map[string]string{} // method + normalized path -> dialect.route
 	for _, name := range f.DialectNames() {
 		d := compileDialect(f, name, fail)
 		if d == nil {
 			continue
 		}
-		for i, r := range d.routes {
-			key := r.spec.Method + " " + pathParamRE.ReplaceAllString(r.fullPath, ":")
-			if prev, ok := seen[key]; ok {
-				fail(f.line("dialects", name, "routes", i, "path"), "route %s.%s clashes with %s: both are %s", name, r.spec.Name, prev, key)
-			}
-			seen[key] = name + "." + r.spec.Name
-		}
+		checkRouteNames(f, d, fail)
+		checkIDUsers(f, d, fail)
 		cfg.dialects = append(cfg.dialects, d)
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	checkMounts(cfg.dialects, fail, func(name string) int { return f.line("dialects", name, "mount") })
+	checkOverlaps(f, cfg.dialects, fail)
+	if len(problems) > 0 {
+		return nil, problems.sorted()
 	}
 	return cfg, nil
 }
@@ -226,8 +219,10 @@ func compileDialect(f *File, name string, fail func(int, string, ...any)) *compi
 	if d.defaultField == "" {
 		d.defaultField = upstream.DefaultField
 	}
-	if !strings.HasPrefix(spec.Mount, "/") || strings.HasSuffix(spec.Mount, "/") {
-		fail(at("mount"), "dialect %s: mount %q must start with '/' and not end with one", name, spec.Mount)
+	if m, err := parseMount(spec.Mount); err != nil {
+		fail(at("mount"), "dialect %s: %v", name, err)
+	} else {
+		d.mount = m
 	}
 	if spec.Credential.Header == "" {
 		fail(at("credential"), "dialect %s: credential.header is required", name)
@@ -249,46 +244,35 @@ func compileDialect(f *File, name string, fail func(int, string, ...any)) *compi
 	if spec.RecordIDs != nil {
 		ids, err := newIDFormat(spec.RecordIDs)
 		if err != nil {
-			fail(at("record_ids"), "dialect %s: %v", name, err)
+			fail(at("record_ids"), "dialect %s: %s", name, strings.Replace(err.Error(), "id_format", "record_ids", 1))
 		}
 		d.recordIDs = ids
 	}
 	if l := spec.Links; l != nil && (l.ID == "" || l.IDs == "" || l.Name == "" || l.Names == "") {
 		fail(at("links"), "dialect %s: links needs all of id, ids, name and names suffixes", name)
 	}
-	for _, k := range upstream.Kinds() {
-		st, ok := spec.Errors.Status[string(k)]
-		if !ok {
-			fail(at("errors", "status"), "dialect %s: errors.status does not map kind %s", name, k)
-			continue
-		}
-		d.errStatus[k] = st
-	}
-	for k, st := range spec.Errors.Status {
-		if !isKnownKind(k) {
-			fail(at("errors", "status", k), "dialect %s: unknown error kind %q", name, k)
-		}
-		if st < 400 || st > 599 {
-			fail(at("errors", "status", k), "dialect %s: status %d for %s is not an error status", name, st, k)
-		}
-	}
+	compileErrorStatus(d, at, fail)
 	if spec.Errors.JSON != nil {
 		tc := &templateCompiler{shapes: d.shapes}
 		t, err := tc.compile(&spec.Errors.JSON.node)
 		if err != nil {
-			fail(at("errors", "json"), "dialect %s: errors.json: %v", name, err)
+			failErr(fail, at("errors", "json"), "dialect "+name+": errors.json: ", err)
 		}
 		d.errBody = t
 	}
-	for shapeName, node := range spec.Shapes {
+	for _, shapeName := range sortedKeys(spec.Shapes) {
+		node := spec.Shapes[shapeName]
+		// A broken shape stays known, empty, so that the routes using it
+		// are not each blamed for naming an unknown shape.
 		if node == nil || node.node.Kind != yaml.MappingNode {
-			fail(at("shapes", shapeName), "dialect %s: shape %s must be a mapping", name, shapeName)
+			d.shapes[shapeName] = &tObject{} // reported by checkShapeRefs
 			continue
 		}
 		tc := &templateCompiler{shapes: d.shapes, links: spec.Links}
 		obj, err := tc.compileObject(&node.node)
 		if err != nil {
-			fail(at("shapes", shapeName), "dialect %s: shape %s: %v", name, shapeName, err)
+			failErr(fail, at("shapes", shapeName), "dialect "+name+": shape "+shapeName+": ", err)
+			d.shapes[shapeName] = &tObject{}
 			continue
 		}
 		d.shapes[shapeName] = obj
@@ -302,6 +286,8 @@ func compileDialect(f *File, name string, fail func(int, string, ...any)) *compi
 			d.recordShapes[shapeName] = true
 		}
 	}
+	checkShapeRefs(d, at, fail)
+	checkLinkUsers(d, at, fail)
 	for i, rs := range spec.Routes {
 		r := compileRoute(d, rs, func(path ...any) int { return at(append([]any{"routes", i}, path...)...) }, fail)
 		if r != nil {
@@ -327,32 +313,36 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 		fail(at(), "dialect %s: a route has no name", d.name)
 		where = d.name + ".?"
 	}
-	r := &compiledRoute{d: d, spec: rs, fullPath: d.spec.Mount + rs.Path, byTarget: map[string]*binding{},
+	r := &compiledRoute{d: d, spec: rs, fullPath: d.spec.Mount + rs.Path, byTarget: map[string]*binding{}, bodyKnown: true,
 		messages: map[upstream.Kind]string{}, status: rs.Response.Status, listScope: rs.Response.List,
 		maxContent: int64(rs.Response.MaxContent), bodyMax: int64(rs.Body.Max), contentType: rs.Response.ContentType}
 	switch rs.Method {
 	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
 	default:
-		fail(at("method"), "route %s: method %q is not GET, POST, PUT, PATCH or DELETE", where, rs.Method)
+		fail(at("method"), "route %s: method `%s` is not GET, POST, PUT, PATCH or DELETE", where, rs.Method)
 	}
-	if !strings.HasPrefix(rs.Path, "/") {
-		fail(at("path"), "route %s: path %q must start with '/'", where, rs.Path)
+	if p, err := parsePath(rs.Path); err != nil {
+		fail(at("path"), "route %s: %v", where, err)
+	} else {
+		r.pattern = p
 	}
-	op, ok := operationOf(rs.Op)
-	if !ok {
-		fail(at("op"), "route %s: unknown operation %q", where, rs.Op)
+	// What the operation needs is checked only for a known operation: one
+	// misspelt op is one problem, not one per binding it then lacks.
+	op, opKnown := operationOf(rs.Op)
+	if !opKnown {
+		fail(at("op"), "route %s: unknown operation `%s`%s", where, rs.Op, didYouMean(string(rs.Op), opNames()))
 		op = &Operation{Op: rs.Op}
 	}
 	r.op = op
 	if rs.Scope != "read" && rs.Scope != "edit" {
-		fail(at("scope"), "route %s: scope must be read or edit, not %q", where, rs.Scope)
+		fail(at("scope"), "route %s: scope must be `read` or `edit`, not `%s`", where, rs.Scope)
 	}
 	switch rs.Replace {
 	case "":
 	case "name":
 		r.replaceNames = true
 	default:
-		fail(at("replace"), "route %s: replace must be name, not %q", where, rs.Replace)
+		fail(at("replace"), "route %s: replace must be `name`, not `%s`", where, rs.Replace)
 	}
 	switch rs.Body.Kind {
 	case "", "none", "json", "raw":
@@ -361,7 +351,8 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 			fail(at("body"), "route %s: a multipart body needs file: the name of the file part", where)
 		}
 	default:
-		fail(at("body", "kind"), "route %s: body kind %q: want none, json, raw or multipart", where, rs.Body.Kind)
+		r.bodyKnown = false
+		fail(at("body", "kind"), "route %s: body kind `%s`: want none, json, raw or multipart%s", where, rs.Body.Kind, didYouMean(rs.Body.Kind, []string{"none", "json", "raw", "multipart"}))
 	}
 	if r.status == 0 {
 		r.status = http.StatusOK
@@ -371,10 +362,15 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 	}
 	for k, msg := range rs.Messages {
 		if !isKnownKind(k) {
-			fail(at("messages", k), "route %s: unknown error kind %q", where, k)
+			fail(at("messages", k), "route %s: unknown error kind `%s`%s", where, k, didYouMean(k, kindNames()))
 		}
 		r.messages[upstream.Kind(k)] = msg
 	}
+	checkBodyKind(r, at, fail)
+	// bound says whether the route binds a canonical value, or misspells
+	// it (reported as that, not also as missing).
+	misspelt := map[string]bool{}
+	bound := func(t string) bool { return r.byTarget[t] != nil || misspelt[t] }
 	for _, target := range sortedKeys(rs.Bind) {
 		b := compileBinding(r, target, rs.Bind[target], func(format string, args ...any) {
 			fail(at("bind", target), "route %s: bind %s: %s", where, target, fmt.Sprintf(format, args...))
@@ -382,47 +378,47 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 		if b != nil {
 			r.binds = append(r.binds, b)
 			r.byTarget[target] = b
+		} else if meant, ok := closest(target, sortedKeys(knownTargets)); ok {
+			misspelt[meant] = true
 		}
 	}
 	for _, t := range op.Needs {
-		if r.byTarget[t] == nil {
+		if !bound(t) {
 			fail(at("bind"), "route %s: operation %s needs a binding for %s", where, rs.Op, t)
 		}
 	}
-	if op.Addresses && r.byTarget["id"] == nil && (r.byTarget["name"] == nil || r.byTarget["record.id"] == nil) {
+	if op.Addresses && !bound("id") && (!bound("name") || !bound("record.id")) {
 		fail(at("bind"), "route %s: operation %s needs id, or record and name", where, rs.Op)
 	}
-	if op.Op == OpCreate && r.byTarget["name"] == nil && r.byTarget["title"] == nil {
+	if op.Op == OpCreate && !bound("name") && !bound("title") {
 		fail(at("bind"), "route %s: create needs a name or a title", where)
 	}
 	switch rs.Response.Content {
 	case "":
 	case "raw":
 		r.rawContent = true
-		if !op.Answers.Content {
+		if opKnown && !op.Answers.Content {
 			fail(at("response", "content"), "route %s: content: raw is only for routes whose operation returns content", where)
 		}
 		if rs.Response.JSON != nil {
 			fail(at("response", "json"), "route %s: a raw content response has no json", where)
 		}
 	default:
-		fail(at("response", "content"), "route %s: content must be raw, not %q", where, rs.Response.Content)
+		fail(at("response", "content"), "route %s: content must be `raw`, not `%s`", where, rs.Response.Content)
 	}
 	switch r.listScope {
 	case "", "field", "record":
 	default:
-		fail(at("response", "list"), "route %s: list must be field or record, not %q", where, r.listScope)
+		fail(at("response", "list"), "route %s: list must be `field` or `record`, not `%s`", where, r.listScope)
 	}
-	if rs.Response.JSON != nil {
+	if rs.Response.JSON != nil && opKnown {
 		tc := &templateCompiler{shapes: d.shapes, links: d.spec.Links, allowContent: op.Answers.Content, recordShapes: d.recordShapes}
 		t, err := tc.compile(&rs.Response.JSON.node)
 		if err != nil {
-			fail(at("response", "json"), "route %s: %v", where, err)
+			failErr(fail, at("response", "json"), "route "+where+": ", err)
 		}
 		r.respBody, r.usesContent, r.usesFiles, r.usesRecord = t, tc.usesContent, tc.usesFiles, tc.usesRecord
-		if tc.usesID && d.ids == nil {
-			fail(at("response", "json"), "route %s: uses $id but dialect %s has no id_format", where, d.name)
-		}
+		r.usesIDs = tc.usesID
 		if r.contentType == "" {
 			r.contentType = "application/json; charset=utf-8"
 		}
@@ -430,15 +426,13 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 			fail(at("response", "json"), "route %s: $files needs response.list (field or record) after %s", where, rs.Op)
 		}
 	}
-	if d.ids == nil && r.byTarget["id"] != nil {
-		fail(at("bind", "id"), "route %s: binds id but dialect %s has no id_format", where, d.name)
-	}
+	r.usesIDs = r.usesIDs || r.byTarget["id"] != nil
 	return r
 }
 
 func compileBinding(r *compiledRoute, target string, bs *BindSpec, fail func(string, ...any)) *binding {
 	if !knownTargets[target] {
-		fail("unknown canonical value %q", target)
+		fail("unknown canonical value `%s`%s", target, didYouMean(target, sortedKeys(knownTargets)))
 		return nil
 	}
 	if bs == nil {
@@ -454,33 +448,32 @@ func compileBinding(r *compiledRoute, target string, bs *BindSpec, fail func(str
 	}
 	b.without, b.links = bs.RequiredWithout, bs.Links
 	if b.without != "" && !knownTargets[b.without] {
-		fail("required_without: unknown canonical value %q", b.without)
+		fail("required_without: unknown canonical value `%s`%s", b.without, didYouMean(b.without, sortedKeys(knownTargets)))
 	}
 	if b.links && (r.d.spec.Links == nil || target != "data") {
 		fail("links: only a data binding of a dialect with links can read link attributes")
 	}
 	if !knownCodecs[b.codec] {
-		fail("unknown codec %q", b.codec)
+		fail("unknown codec `%s`%s", b.codec, didYouMean(b.codec, sortedKeys(knownCodecs)))
 	}
 	if (b.codec == "base64" || b.codec == "datauri") && target != "content" {
 		fail("codec %s only decodes content", b.codec)
 	}
-	if b.source == "new_id" && r.d.recordIDs == nil {
+	if b.source == "new_id" && r.d.spec.RecordIDs == nil {
 		fail("from: new_id needs the dialect's record_ids format")
 	}
 	if target == "content" && b.source == "bodyjson" && b.codec == "" {
 		fail("content from a JSON body needs codec base64 or datauri")
 	}
 	if b.files != "" {
-		if _, ok := r.d.spec.Shapes[b.files]; !ok {
-			fail("files: unknown shape %q", b.files)
-		} else if target != "data" {
+		// An unknown shape is reported by checkShapeRefs.
+		if target != "data" {
 			fail("files: only a data binding holds attachment objects")
 		}
 	}
 	for k := range b.messages {
 		if k != "missing" && k != "too_long" && k != "invalid" {
-			fail("messages: unknown key %q (want missing, too_long or invalid)", k)
+			fail("messages: unknown key `%s` (want `missing`, `too_long` or `invalid`)%s", k, didYouMean(k, []string{"missing", "too_long", "invalid"}))
 		}
 	}
 	return b

@@ -8,8 +8,8 @@
 package translate
 
 import (
-	"bytes"
 	"fmt"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,8 +19,8 @@ import (
 
 // File is the decoded routes.yaml.
 type File struct {
-	Version  int                 `yaml:"version"`
-	Dialects map[string]*Dialect `yaml:"dialects"`
+	Version  int                 `yaml:"version" required:"true"`
+	Dialects map[string]*Dialect `yaml:"dialects" required:"true"`
 
 	// root keeps the document's nodes so that checks can name line numbers.
 	root *yaml.Node
@@ -29,8 +29,8 @@ type File struct {
 // Dialect describes one vendor API.
 type Dialect struct {
 	Title        string        `yaml:"title"`
-	Mount        string        `yaml:"mount"`
-	Credential   Credential    `yaml:"credential"`
+	Mount        string        `yaml:"mount" required:"true"`
+	Credential   Credential    `yaml:"credential" required:"true"`
 	IDFormat     *IDFormatSpec `yaml:"id_format"`
 	DefaultField string        `yaml:"default_field"`
 	// RecordIDs is the format of record ids the gateway makes for record
@@ -38,14 +38,14 @@ type Dialect struct {
 	RecordIDs *IDFormatSpec `yaml:"record_ids"`
 	// Links, when set, names link attributes of records.
 	Links  *LinkSuffixes        `yaml:"links"`
-	Errors ErrorSpec            `yaml:"errors"`
+	Errors ErrorSpec            `yaml:"errors" required:"true"`
 	Shapes map[string]*Template `yaml:"shapes"`
-	Routes []*RouteSpec         `yaml:"routes"`
+	Routes []*RouteSpec         `yaml:"routes" required:"true"`
 }
 
 // Credential says where a dialect's clients put their key.
 type Credential struct {
-	Header string `yaml:"header"`
+	Header string `yaml:"header" required:"true"`
 	// Scheme is a prefix such as "Bearer" that precedes the token.
 	Scheme string `yaml:"scheme"`
 	// SchemeOptional accepts the bare token too.
@@ -67,7 +67,7 @@ type HMACCredential struct {
 // IDFormatSpec says how canonical ids look in a dialect.
 type IDFormatSpec struct {
 	// Alphabet is hex, urlsafe or uuid.
-	Alphabet string `yaml:"alphabet"`
+	Alphabet string `yaml:"alphabet" required:"true"`
 	// Length is the number of symbols (ignored for uuid).
 	Length int `yaml:"length"`
 	// Template wraps the encoded id, e.g. "/uploads/{id}-{name}".
@@ -77,7 +77,7 @@ type IDFormatSpec struct {
 // ErrorSpec maps canonical error kinds to a dialect's error responses.
 type ErrorSpec struct {
 	// Status maps every canonical kind to an HTTP status.
-	Status map[string]int `yaml:"status"`
+	Status map[string]int `yaml:"status" required:"true"`
 	// JSON is the body template; absent means an empty body.
 	JSON *Template `yaml:"json"`
 	// Header, when set, carries the message in that response header.
@@ -86,21 +86,24 @@ type ErrorSpec struct {
 
 // RouteSpec is one route of a dialect.
 type RouteSpec struct {
-	Name   string `yaml:"name"`
-	Method string `yaml:"method"`
-	Path   string `yaml:"path"`
-	Op     Op     `yaml:"op"`
+	Name   string `yaml:"name" required:"true"`
+	Method string `yaml:"method" required:"true"`
+	Path   string `yaml:"path" required:"true"`
+	Op     Op     `yaml:"op" required:"true"`
 	// Scope is read or edit: the permission a key needs.
-	Scope string `yaml:"scope"`
+	Scope string `yaml:"scope" required:"true"`
 	// Replace, when "name", makes a create replace a same-named attachment.
 	Replace string `yaml:"replace"`
 	// RequireRecord makes a create fail with not_found unless the record
 	// already exists (APIs whose records are made elsewhere).
-	RequireRecord bool                 `yaml:"require_record"`
-	Body          BodySpec             `yaml:"body"`
-	Bind          map[string]*BindSpec `yaml:"bind"`
-	Messages      map[string]string    `yaml:"messages"`
-	Response      ResponseSpec         `yaml:"response"`
+	RequireRecord bool `yaml:"require_record"`
+	// YieldsTo names earlier, more specific routes of the dialect that
+	// match some of this route's requests and take them (see clash.go).
+	YieldsTo []string             `yaml:"yields_to"`
+	Body     BodySpec             `yaml:"body"`
+	Bind     map[string]*BindSpec `yaml:"bind"`
+	Messages map[string]string    `yaml:"messages"`
+	Response ResponseSpec         `yaml:"response"`
 }
 
 // BodySpec says what a route's request body is.
@@ -115,7 +118,7 @@ type BodySpec struct {
 
 // BindSpec binds one canonical value to a source in the request.
 type BindSpec struct {
-	From string `yaml:"from"`
+	From string `yaml:"from" required:"true"`
 	// Fallback is read when From is absent.
 	Fallback string   `yaml:"fallback"`
 	Codec    string   `yaml:"codec"`
@@ -141,10 +144,10 @@ type BindSpec struct {
 // LinkSuffixes name the attributes through which a record refers to its
 // attachments, as <field><suffix>: EspoCRM's fileId / attachmentsIds.
 type LinkSuffixes struct {
-	ID    string `yaml:"id"`
-	IDs   string `yaml:"ids"`
-	Name  string `yaml:"name"`
-	Names string `yaml:"names"`
+	ID    string `yaml:"id" required:"true"`
+	IDs   string `yaml:"ids" required:"true"`
+	Name  string `yaml:"name" required:"true"`
+	Names string `yaml:"names" required:"true"`
 }
 
 // ResponseSpec says how a route answers on success.
@@ -205,18 +208,26 @@ func ParseByteSize(s string) (int64, error) {
 	return n * mult, nil
 }
 
-// Parse decodes routes.yaml strictly: unknown keys are errors that name
-// their line. It does not check the content; Compile does.
+// Parse decodes routes.yaml strictly: an unknown key, a key written twice
+// or a value of the wrong type is a Problem that names its line, and all of
+// them are reported together (as Problems). It does not check the content;
+// Compile does.
 func Parse(data []byte) (*File, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, err
+		return nil, Problems{syntaxProblem(err)}
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
+	if len(root.Content) == 0 {
+		return nil, Problems{{Line: 1, Message: "the file is empty; it needs version: 1 and dialects"}}
+	}
+	if problems := checkAliases(&root); problems != nil {
+		return nil, problems
+	}
 	var f File
-	if err := dec.Decode(&f); err != nil {
-		return nil, err
+	d := &strictDecoder{reported: map[*yaml.Node]bool{}}
+	d.decode(root.Content[0], reflect.ValueOf(&f).Elem(), place{})
+	if len(d.problems) > 0 {
+		return nil, d.problems.sorted()
 	}
 	f.root = &root
 	return &f, nil
@@ -244,14 +255,8 @@ func (f *File) line(path ...any) int {
 		var next *yaml.Node
 		switch k := p.(type) {
 		case string:
-			if n.Kind == yaml.MappingNode {
-				for i := 0; i+1 < len(n.Content); i += 2 {
-					if n.Content[i].Value == k {
-						line = n.Content[i].Line
-						next = n.Content[i+1]
-						break
-					}
-				}
+			if key, val := findKey(n, k); key != nil {
+				line, next = key.Line, val
 			}
 		case int:
 			if n.Kind == yaml.SequenceNode && k < len(n.Content) {
@@ -265,4 +270,38 @@ func (f *File) line(path ...any) int {
 		n = next
 	}
 	return line
+}
+
+// findKey finds a key of a mapping, in its own keys or, as YAML merges
+// them, in the mappings it merges (<<: *x), so that a problem in a merged
+// value is reported where it is written.
+func findKey(n *yaml.Node, k string) (key, val *yaml.Node) {
+	for n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	switch n.Kind {
+	case yaml.SequenceNode: // <<: [*a, *b]
+		for _, c := range n.Content {
+			if key, val := findKey(c, k); key != nil {
+				return key, val
+			}
+		}
+		return nil, nil
+	case yaml.MappingNode:
+	default:
+		return nil, nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == k && n.Content[i].Tag != "!!merge" {
+			return n.Content[i], n.Content[i+1]
+		}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Tag == "!!merge" {
+			if key, val := findKey(n.Content[i+1], k); key != nil {
+				return key, val
+			}
+		}
+	}
+	return nil, nil
 }

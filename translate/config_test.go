@@ -27,13 +27,13 @@ func TestLoadReportsLineNumbers(t *testing.T) {
 		want []string
 	}{
 		{"unknown key", "version: 1\ndialects:\n  x:\n    mount: /x\n    bogus: 1\n", []string{"line 5", "bogus"}},
-		{"unknown op", minimalDialect("op: frobnicate"), []string{"unknown operation \"frobnicate\"", "line "}},
-		{"unknown kind missing", strings.Replace(minimalDialect("op: list"), "        internal: 500\n", "", 1), []string{"does not map kind internal"}},
+		{"unknown op", minimalDialect("op: frobnicate"), []string{"unknown operation `frobnicate`", "line "}},
+		{"unknown kind missing", strings.Replace(minimalDialect("op: list"), "        internal: 500\n", "", 1), []string{"does not map kind `internal`"}},
 		{"bad expression", strings.Replace(minimalDialect("op: list"), "data: $files[f]", "data: $nosuch", 1), []string{"unknown name \"nosuch\""}},
-		{"unknown shape", strings.Replace(minimalDialect("op: list"), "$files[f]", "$files[g]", 1), []string{"unknown shape \"g\""}},
+		{"unknown shape", strings.Replace(minimalDialect("op: list"), "$files[f]", "$files[g]", 1), []string{"uses the shape `g`, which dialect d does not define"}},
 		{"bad source", strings.Replace(minimalDialect("op: list"), "from: path.r", "from: cookie.r", 1), []string{"want path.P"}},
-		{"missing param", strings.Replace(minimalDialect("op: list"), "from: path.r", "from: path.nope", 1), []string{"no parameter \"nope\""}},
-		{"clash", minimalDialect("op: list") + "      - {name: again, method: GET, path: \"/c/:other/r\", op: list, scope: read, bind: {record.collection: {from: path.other}, record.id: {from: const:x}}}\n", []string{"clashes with"}},
+		{"missing param", strings.Replace(minimalDialect("op: list"), "from: path.r", "from: path.nope", 1), []string{"no parameter `nope`"}},
+		{"clash", minimalDialect("op: list") + "      - {name: again, method: GET, path: \"/c/:other/r/:x\", op: list, scope: read, bind: {record.collection: {from: path.other}, record.id: {from: const:x}}}\n", []string{"never gets a request"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,7 +77,7 @@ dialects:
     routes:
       - name: list
         method: GET
-        path: /c/:c/r
+        path: /c/:c/r/:r
         ` + opLine + `
         scope: read
         bind:

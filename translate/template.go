@@ -111,7 +111,7 @@ func (tc *templateCompiler) compileScalar(n *yaml.Node) (tmpl, error) {
 			return &tRecords{shape: shape}, nil
 		}
 		if tc.recordShapes[p.shape] {
-			return nil, fmt.Errorf("line %d: shape %q shows records; only $records[%s] can use it", n.Line, p.shape, p.shape)
+			return nil, fmt.Errorf("line %d: shape `%s` shows records or their files; only `$records[%s]` can use it", n.Line, p.shape, p.shape)
 		}
 		switch p.name {
 		case "files":

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,7 +16,7 @@ func routesCheck(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	fmt.Fprintf(stdout, "%s: ok: %d dialects (%v)\n", name, len(cfg.Dialects()), cfg.Dialects())
+	fmt.Fprintf(stdout, "%s: ok: %d dialects (%s)\n", name, len(cfg.Dialects()), strings.Join(cfg.Dialects(), ", "))
 	return 0
 }
 
@@ -29,7 +30,8 @@ func routesMatrix(args []string, stdout, stderr io.Writer) int {
 }
 
 // parseRoutesFlags parses the --routes flag both routes commands take and
-// compiles that file, reporting a bad one line by line (exit 1).
+// compiles that file, reporting a bad one with one line per problem, each
+// naming the file as compilers do, then how many there were (exit 1).
 func parseRoutesFlags(name string, args []string, stdout, stderr io.Writer) (*translate.Config, string, int, bool) {
 	fs := newFlags(name, "[--routes FILE]", stdout, stderr)
 	file := fs.String("routes", "", "routes.yaml to read (default: the embedded one)")
@@ -38,8 +40,16 @@ func parseRoutesFlags(name string, args []string, stdout, stderr io.Writer) (*tr
 	}
 	cfg, label, err := loadRoutes(*file)
 	if err != nil {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			fmt.Fprintf(stderr, "%s: %s\n", label, line)
+		var problems translate.Problems
+		if !errors.As(err, &problems) {
+			fmt.Fprintf(stderr, "%s: %v\n", label, err)
+			return nil, label, 1, false
+		}
+		for _, p := range problems {
+			fmt.Fprintf(stderr, "%s: %s\n", label, p)
+		}
+		if len(problems) > 1 {
+			fmt.Fprintf(stderr, "%s: %d problems\n", label, len(problems))
 		}
 		return nil, label, 1, false
 	}
