@@ -25,7 +25,6 @@ import (
 	"github.com/dragoman-gw/dragoman/ratelimit"
 	"github.com/dragoman-gw/dragoman/translate"
 	"github.com/dragoman-gw/dragoman/upstream"
-	"github.com/dragoman-gw/dragoman/upstream/bundled"
 	"github.com/dragoman-gw/dragoman/upstream/remote"
 )
 
@@ -187,36 +186,11 @@ func runServer(sc serveConfig, log *slog.Logger) error {
 	return <-served
 }
 
-// pinger is a store that can say whether it is ready.
-type pinger interface {
-	upstream.Store
-	Ping(ctx context.Context) error
-}
-
 // openStore opens the store behind the gateway: the bundled one, or an
 // upstream named DIALECT+URL spoken to in that dialect.
 func openStore(sc serveConfig, cfg *translate.Config) (pinger, error) {
-	if sc.upstream == "bundled" {
-		s, err := bundled.Open(filepath.Join(sc.data, "store"))
-		if err != nil {
-			return nil, fmt.Errorf("open store: %w", err)
-		}
-		return s, nil
-	}
-	dialect, u, ok := strings.Cut(sc.upstream, "+")
-	if !ok {
-		return nil, fmt.Errorf("--upstream %q: want bundled or DIALECT+http(s)://host:port[/base]", sc.upstream)
-	}
-	sp, err := cfg.Speaker(dialect)
-	if err != nil {
-		return nil, fmt.Errorf("--upstream: %w", err)
-	}
-	s, err := remote.New(remote.Options{Speaker: sp, URL: u, Token: sc.upstreamToken, DataDir: sc.data,
-		Timeouts: sc.upstreamTimeouts, HeldTTL: sc.unlinkedTTL})
-	if err != nil {
-		return nil, fmt.Errorf("--upstream: %w", err)
-	}
-	return s, nil
+	return openEndpoint(sc.upstream, cfg, endpointOptions{flag: "--upstream", token: sc.upstreamToken,
+		dataDir: sc.data, timeouts: sc.upstreamTimeouts, heldTTL: sc.unlinkedTTL})
 }
 
 // expireUnlinked drops attachments never linked to a record once they are
