@@ -15,6 +15,9 @@ Usage:
   dragoman keys create --data DIR --name NAME [--read-only] [--collections a,b]
   dragoman keys list --data DIR
   dragoman routes check [--routes FILE]
+  dragoman migrate --from SRC --to DST [--from-token T] [--to-token T] [--records FILE]
+                   [--journal FILE] [--report FILE] [--parallel N] [--dry-run]
+    (SRC and DST are bundled:DIR or DIALECT+URL)
 
 Run "dragoman COMMAND -h" for a command's flags.
 `
@@ -36,6 +39,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return keysCommand(args[1:], stdout, stderr)
 	case "routes":
 		return routesCommand(args[1:], stdout, stderr)
+	case "migrate":
+		return migrateCommand(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
