@@ -47,6 +47,7 @@ type serveConfig struct {
 	// heapFloor is the least heap the collector lets grow before it
 	// collects (0: Go's default pacing).
 	heapFloor int64
+	mirror    mirrorConfig
 }
 
 func serve(args []string, stderr io.Writer) int {
@@ -71,6 +72,7 @@ func serve(args []string, stderr io.Writer) int {
 		return err
 	})
 	fs.DurationVar(&sc.upstreamTimeouts.Idle, "upstream-idle-timeout", remote.DefaultTimeouts.Idle, "how long a transfer to or from the upstream may stall")
+	sc.mirror.addFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -96,6 +98,9 @@ func runServer(sc serveConfig, log *slog.Logger) error {
 	}
 	store, err := openStore(sc, cfg)
 	if err != nil {
+		return err
+	}
+	if store, err = withMirror(sc, cfg, store, log); err != nil {
 		return err
 	}
 	defer store.Close()
