@@ -12,11 +12,13 @@ const usage = `dragoman: one gateway, five attachment APIs.
 
 Usage:
   dragoman serve [--listen ADDR] [--data DIR] [--routes FILE] [--upstream bundled]
+                 [--mirror DIALECT+URL --mirror-token T --mirror-mode shadow|dual-write]
   dragoman keys create --data DIR --name NAME [--read-only] [--collections a,b]
   dragoman keys list --data DIR
   dragoman routes check [--routes FILE]
   dragoman migrate --from SRC --to DST [--from-token T] [--to-token T] [--records FILE]
                    [--journal FILE] [--report FILE] [--parallel N] [--dry-run]
+  dragoman reconcile --a SRC --b DST [--a-token T] [--b-token T] [--records FILE] [--repair]
     (SRC and DST are bundled:DIR or DIALECT+URL)
 
 Run "dragoman COMMAND -h" for a command's flags.
@@ -41,6 +43,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return routesCommand(args[1:], stdout, stderr)
 	case "migrate":
 		return migrateCommand(args[1:], stdout, stderr)
+	case "reconcile":
+		return reconcileCommand(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -28,7 +28,7 @@ type endpointPair struct {
 
 // addFlags adds the endpoint flags under the names aName and bName.
 func (p *endpointPair) addFlags(fs *flag.FlagSet, aName, bName string) {
-	fs.StringVar(&p.a, aName, "", "the source: bundled:DIR (a data dir no server holds open) or DIALECT+URL")
+	fs.StringVar(&p.a, aName, "", "the source (the side taken as right): bundled:DIR (a data dir no server holds open) or DIALECT+URL")
 	fs.StringVar(&p.b, bName, "", "the destination: bundled:DIR or DIALECT+URL")
 	fs.StringVar(&p.aToken, aName+"-token", os.Getenv("DRAGOMAN_"+envName(aName)+"_TOKEN"), "credential for a remote --"+aName+" (default $DRAGOMAN_"+envName(aName)+"_TOKEN)")
 	fs.StringVar(&p.bToken, bName+"-token", os.Getenv("DRAGOMAN_"+envName(bName)+"_TOKEN"), "credential for a remote --"+bName+" (default $DRAGOMAN_"+envName(bName)+"_TOKEN)")
@@ -52,8 +52,9 @@ func envName(flagName string) string {
 }
 
 // open opens both ends. A remote end keeps its id map in its own state
-// directory under stateDir (never a server's data dir), so that a second
-// run knows the ids the first one minted.
+// directory under stateDir (never a server's data dir): "from" for the
+// first end and "to" for the second, so that a second run, and a reconcile
+// given the migration's state dir, know the ids the first run minted.
 func (p *endpointPair) open(aName, bName, stateDir string) (a, b upstream.Store, err error) {
 	if p.a == "" || p.b == "" {
 		return nil, nil, fmt.Errorf("--%s and --%s are both required", aName, bName)
@@ -62,20 +63,20 @@ func (p *endpointPair) open(aName, bName, stateDir string) (a, b upstream.Store,
 	if err != nil {
 		return nil, nil, fmt.Errorf("load %s: %w", name, err)
 	}
-	open := func(flagName, spec, token string) (upstream.Store, error) {
+	open := func(flagName, spec, token, sub string) (upstream.Store, error) {
 		if spec == "bundled" {
 			return nil, fmt.Errorf("--%s bundled: name the data dir, bundled:DIR", flagName)
 		}
-		dir := filepath.Join(stateDir, flagName)
+		dir := filepath.Join(stateDir, sub)
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("state dir: %w", err)
 		}
 		return openEndpoint(spec, cfg, endpointOptions{flag: "--" + flagName, token: token, dataDir: dir, timeouts: p.timeouts})
 	}
-	if a, err = open(aName, p.a, p.aToken); err != nil {
+	if a, err = open(aName, p.a, p.aToken, "from"); err != nil {
 		return nil, nil, err
 	}
-	if b, err = open(bName, p.b, p.bToken); err != nil {
+	if b, err = open(bName, p.b, p.bToken, "to"); err != nil {
 		a.Close()
 		return nil, nil, err
 	}
