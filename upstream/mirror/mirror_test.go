@@ -252,3 +252,35 @@ func TestParseMode(t *testing.T) {
 		}
 	}
 }
+
+func TestDualWriteSendsAChunkedUploadWhenItsLastChunkIsIn(t *testing.T) {
+	ctx := context.Background()
+	primary := openBundled(t, t.TempDir()) // closed by s: an Appender, unwrapped
+	mstore := openBundled(t, t.TempDir())
+	defer mstore.Close()
+	s, err := New(Options{Primary: primary, Mirror: keepOpen{mstore}, Mode: Mode{DualWrite: true}, DataDir: t.TempDir(), MinBackoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rec := upstream.RecordRef{Collection: "c", ID: "1"}
+	a, err := s.Create(ctx, upstream.NewAttachment{Record: rec, Name: "big.bin", ExpectedSize: 6}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.QueueDepth != 0 {
+		t.Fatalf("a placeholder waiting for chunks queued %d writes, want none yet", st.QueueDepth)
+	}
+	for _, chunk := range []string{"abc", "def"} {
+		if _, err := s.Append(ctx, a.ID, strings.NewReader(chunk)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the queue to drain", func() bool { return s.Stats().QueueDepth == 0 })
+	if got := names(t, mstore, rec); got != "attachments/big.bin=abcdef" {
+		t.Errorf("mirror holds %q, want the whole file", got)
+	}
+	if st := s.Stats(); st.Applied != 1 {
+		t.Errorf("applied %d writes, want the one create", st.Applied)
+	}
+}
