@@ -72,7 +72,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		o.Parallel = 4
 	}
 	if o.Retry.Attempts <= 0 {
-		o.Retry = DefaultRetry
+		o.Retry = DefaultRetry()
 	}
 	if o.Plan == nil {
 		o.Plan = io.Discard

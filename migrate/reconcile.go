@@ -64,7 +64,7 @@ func Reconcile(ctx context.Context, o ReconcileOptions) (ReconcileSummary, error
 		o.Parallel = 4
 	}
 	if o.Retry.Attempts <= 0 {
-		o.Retry = DefaultRetry
+		o.Retry = DefaultRetry()
 	}
 	records := o.Records
 	if records == nil {

@@ -15,7 +15,7 @@ type Retry struct {
 }
 
 // DefaultRetry tries each call four times over about two seconds.
-var DefaultRetry = Retry{Attempts: 4, Backoff: 250 * time.Millisecond}
+func DefaultRetry() Retry { return Retry{Attempts: 4, Backoff: 250 * time.Millisecond} }
 
 // transient reports whether an error may go away when the call is made
 // again: the other side was down, overloaded, slow or answered nonsense.

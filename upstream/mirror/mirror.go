@@ -230,7 +230,7 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Stats() Stats {
 	st := Stats{Applied: s.applied.Load(), Retries: s.retries.Load(), Dropped: s.dropped.Load(),
 		ShadowSkipped: s.shadowSkipped.Load(), Compared: map[string]uint64{}, Diffs: map[string]uint64{}}
-	for i, op := range shadowOps {
+	for i, op := range shadowOps() {
 		st.Compared[op] = s.compared[i].Load()
 		st.Diffs[op] = s.diffs[i].Load()
 	}
@@ -244,7 +244,9 @@ func (s *Store) Stats() Stats {
 	return st
 }
 
-var shadowOps = [3]string{OpList, OpRecord, OpDownload}
+// shadowOps are the operations shadow counts, in the order of the
+// counters' arrays.
+func shadowOps() [3]string { return [3]string{OpList, OpRecord, OpDownload} }
 
 // ExpireUnlinked is the primary's, where it has it.
 func (s *Store) ExpireUnlinked(ctx context.Context, cutoff time.Time) (int, error) {

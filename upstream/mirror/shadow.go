@@ -172,7 +172,8 @@ func (s *Store) requestID(ctx context.Context) string {
 // submit hands a comparison to the shadow workers, or drops it when they
 // are busy: the client never waits for the mirror.
 func (s *Store) submit(kind string, compare func(ctx context.Context) (string, error), requestID string) {
-	i := slices.Index(shadowOps[:], kind)
+	ops := shadowOps()
+	i := slices.Index(ops[:], kind)
 	job := func(ctx context.Context) {
 		diff, err := compare(ctx)
 		if err != nil {
