@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httputil"
@@ -92,19 +94,31 @@ func TestMigrateKilledAndRunAgain(t *testing.T) {
 }
 
 // TestMigrateReportsFailedWrites puts a destination behind a proxy that
-// fails every upload of some files: the run goes on, exits 1, and lists
-// exactly those files as failed.
+// fails every upload of some files and gives back other bytes for one: the
+// run goes on, exits 1, lists exactly those files as failed or mismatched,
+// and leaves no mismatched copy behind.
 func TestMigrateReportsFailedWrites(t *testing.T) {
 	t.Parallel()
 	src, dst := startGateway(t), startGateway(t)
 	sk, dk := src.key(t, "migrator"), dst.key(t, "migrator")
 	nc := nx{src, sk}
-	names := []string{"a.txt", "fail-1.txt", "b.txt", "c.txt", "fail-2.txt", "d.txt"}
+	names := []string{"a.txt", "fail-1.txt", "b.txt", "c.txt", "fail-2.txt", "d.txt", "bad-1.txt"}
 	for _, n := range names {
 		nc.upload(t, "forms", "r1", "", n, []byte("content of "+n), "text/plain")
 	}
 	target, _ := url.Parse(dst.base)
 	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.ModifyResponse = func(resp *http.Response) error {
+		if resp.Request.Method == http.MethodGet && strings.Contains(resp.Request.URL.Path, "/content/bad-") {
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				return err
+			}
+			resp.Body = io.NopCloser(bytes.NewReader(bytes.ToUpper(body))) // same length, other bytes
+		}
+		return nil
+	}
 	ln := listenLoopback(t)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && strings.Contains(r.URL.Path, "fail-") {
@@ -122,8 +136,8 @@ func TestMigrateReportsFailedWrites(t *testing.T) {
 		"--to", "nimblex+http://"+ln.Addr().String(), "--to-token", dk,
 		"--records", writeRecords(t, dir, "forms/r1"), "--report", report)
 	r := readReport(t, report)
-	if m.code != 1 || r.Copied != 4 || r.Failed != 2 || r.Mismatched != 0 {
-		t.Fatalf("exit %d, report %+v; want exit 1, 4 copied, 2 failed\nstderr: %s", m.code, r, m.stderr)
+	if m.code != 1 || r.Copied != 4 || r.Failed != 2 || r.Mismatched != 1 {
+		t.Fatalf("exit %d, report %+v; want exit 1, 4 copied, 2 failed, 1 mismatched\nstderr: %s", m.code, r, m.stderr)
 	}
 	var failed []string
 	for _, f := range r.Failures {
@@ -131,10 +145,13 @@ func TestMigrateReportsFailedWrites(t *testing.T) {
 		if f.Record != "forms/r1" || f.Error == "" {
 			t.Errorf("failure %+v: want record forms/r1 and the error", f)
 		}
+		if f.Name == "bad-1.txt" && !strings.Contains(f.Error, "mismatched") {
+			t.Errorf("bad-1.txt's failure says %q, want mismatched", f.Error)
+		}
 	}
 	sort.Strings(failed)
-	if !slices.Equal(failed, []string{"fail-1.txt", "fail-2.txt"}) {
-		t.Errorf("failures name %v, want fail-1.txt and fail-2.txt", failed)
+	if !slices.Equal(failed, []string{"bad-1.txt", "fail-1.txt", "fail-2.txt"}) {
+		t.Errorf("failures name %v, want bad-1.txt, fail-1.txt and fail-2.txt", failed)
 	}
 	if !strings.Contains(m.stdout, "2 failed") || !strings.Contains(m.stdout, "fail-1.txt") {
 		t.Errorf("summary on stdout does not list the failures: %s", m.stdout)
