@@ -275,3 +275,18 @@ func TestParseRecords(t *testing.T) {
 		}
 	}
 }
+
+func TestRunStopsWhenCancelled(t *testing.T) {
+	from, to := openBundled(t), openBundled(t)
+	seed(t, from, 20)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	recs := []upstream.RecordRef{{Collection: "c", ID: "0"}, {Collection: "c", ID: "1"}}
+	r, err := Run(ctx, Options{From: from, To: to, Records: recs, Retry: fastRetry})
+	if err == nil || !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("Run with a cancelled context: %+v, %v; want the interruption", r, err)
+	}
+	if r.Copied != 0 {
+		t.Errorf("copied %d files after the cancel", r.Copied)
+	}
+}
