@@ -221,11 +221,31 @@ func carriesFiles(r *compiledRoute) bool {
 }
 
 func (rt *Route) renderRaw(req *Request, t *Target) {
-	if t.Content != nil {
-		req.Body, req.BodyLen = t.Content, t.Size
-		if t.Type != "" {
-			req.Headers = append(req.Headers, [2]string{"Content-Type", t.Type})
+	if t.Content == nil {
+		return
+	}
+	bd := rt.r.byTarget["content"]
+	if bd != nil && (bd.codec == "datauri" || bd.codec == "base64") {
+		// A body that is one encoded value (EspoCRM's chunk: a data URI).
+		var prefix []byte
+		if bd.codec == "datauri" {
+			typ := t.Type
+			if typ == "" {
+				typ = "application/octet-stream"
+			}
+			prefix = []byte("data:" + typ + ";base64,")
 		}
+		req.Body = io.MultiReader(bytes.NewReader(prefix), newBase64Reader(t.Content))
+		req.BodyLen = -1
+		if t.Size >= 0 {
+			req.BodyLen = int64(len(prefix)) + int64(base64.StdEncoding.EncodedLen(int(t.Size)))
+		}
+		req.Headers = append(req.Headers, [2]string{"Content-Type", "text/plain"})
+		return
+	}
+	req.Body, req.BodyLen = t.Content, t.Size
+	if t.Type != "" {
+		req.Headers = append(req.Headers, [2]string{"Content-Type", t.Type})
 	}
 }
 

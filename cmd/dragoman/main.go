@@ -33,6 +33,8 @@ func commands() []command {
 		{"verify", "re-hash every stored file and report missing or corrupt ones", verifyCommand},
 		{"backup", "copy the data dir, consistently, while the server runs", backupCommand},
 		{"restore", "unpack a backup into a new data dir, verified", restoreCommand},
+		{"migrate", "copy records and their files from one store to another, verified and resumable", migrateCommand},
+		{"reconcile", "compare two stores record by record, and repair the second", reconcileCommand},
 		{"version", "print the version and commit", versionCommand},
 	}
 }

@@ -64,6 +64,7 @@ type serveConfig struct {
 	// onListening, if set, is told the address once the server listens
 	// (tests that run the server in-process listen on port 0).
 	onListening func(net.Addr)
+	mirror      mirrorConfig
 }
 
 func serve(args []string, stdout, stderr io.Writer) int {
@@ -101,6 +102,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		}
 		return err
 	})
+	sc.mirror.addFlags(fs.FlagSet)
 	if _, code, ok := fs.parse(args); !ok {
 		return code
 	}
@@ -136,15 +138,24 @@ func runServer(ctx context.Context, sc serveConfig, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	if b, ok := store.(*bundled.Store); ok {
-		if found, now := b.Schema(); found != now {
+	bundledStore, isBundled := store.(*bundled.Store)
+	if isBundled {
+		if found, now := bundledStore.Schema(); found != now {
 			log.Info("store schema upgraded", "from", found, "to", now)
 		}
-		if r, _ := b.Ready(context.Background()); r.Damaged > 0 {
+		if r, _ := bundledStore.Ready(context.Background()); r.Damaged > 0 {
 			log.Error("store damaged: files missing or resized; run dragoman verify", "damaged", r.Damaged, "first", r.Problems[0].String())
 		}
-		defer startControl(sc.data, b, log)()
+	}
+	// Readiness is the primary's; withMirror closes it when it fails.
+	primary := store
+	if store, err = withMirror(sc, cfg, store, log); err != nil {
+		return err
+	}
+	defer store.Close()
+	if isBundled {
+		// Stopped, by the defer order, before the store closes.
+		defer startControl(sc.data, bundledStore, log)()
 	}
 	ring, err := keys.OpenRing(sc.data)
 	if err != nil {
@@ -225,7 +236,7 @@ func runServer(ctx context.Context, sc serveConfig, log *slog.Logger) error {
 		}
 		return c.SendString("ok")
 	})
-	app.Get("/readyz", readyz(store))
+	app.Get("/readyz", readyz(primary))
 	gw.Mount(app)
 
 	inner, err := net.Listen("tcp", sc.listen)
@@ -305,36 +316,11 @@ func parseTrustedProxies(list string) ([]string, error) {
 	return out, nil
 }
 
-// pinger is a store that can say whether it is ready.
-type pinger interface {
-	upstream.Store
-	Ping(ctx context.Context) error
-}
-
 // openStore opens the store behind the gateway: the bundled one, or an
 // upstream named DIALECT+URL spoken to in that dialect.
 func openStore(sc serveConfig, cfg *translate.Config) (pinger, error) {
-	if sc.upstream == "bundled" {
-		s, err := bundled.Open(filepath.Join(sc.data, "store"))
-		if err != nil {
-			return nil, fmt.Errorf("open store: %w", err)
-		}
-		return s, nil
-	}
-	dialect, u, ok := strings.Cut(sc.upstream, "+")
-	if !ok {
-		return nil, fmt.Errorf("--upstream %q: want bundled or DIALECT+http(s)://host:port[/base]", sc.upstream)
-	}
-	sp, err := cfg.Speaker(dialect)
-	if err != nil {
-		return nil, fmt.Errorf("--upstream: %w", err)
-	}
-	s, err := remote.New(remote.Options{Speaker: sp, URL: u, Token: sc.upstreamToken, DataDir: sc.data,
-		Timeouts: sc.upstreamTimeouts, HeldTTL: sc.unlinkedTTL})
-	if err != nil {
-		return nil, fmt.Errorf("--upstream: %w", err)
-	}
-	return s, nil
+	return openEndpoint(sc.upstream, cfg, endpointOptions{flag: "--upstream", token: sc.upstreamToken,
+		dataDir: sc.data, timeouts: sc.upstreamTimeouts, heldTTL: sc.unlinkedTTL})
 }
 
 // expireUnlinked drops attachments never linked to a record once they are

@@ -45,6 +45,9 @@ func (s *Store) createSpooled(ctx context.Context, na upstream.NewAttachment, co
 	if max := rt.MaxContent(); max > 0 && sp.size > max {
 		return upstream.Attachment{}, upstream.Errorf(upstream.KindTooLarge, "file is larger than the %d bytes the upstream accepts", max)
 	}
+	if app, max, ok := s.chunkedRoute(na); ok && sp.size > max {
+		return s.createInChunks(ctx, na, sp, digest, app, max)
+	}
 	if err := s.checkNameFree(ctx, rt, t, na.ReplaceSameName); err != nil {
 		return upstream.Attachment{}, err
 	}
@@ -97,4 +100,64 @@ func (sp *spooled) close() {
 		sp.file.Close()
 		os.Remove(sp.file.Name())
 	}
+}
+
+// chunkedRoute returns the dialect's append route and the most one chunk
+// may carry, when the dialect takes large files in chunks (EspoCRM's
+// Attachment/chunk): a whole file as one JSON body would have to be held
+// in memory by the upstream, which a careful upstream refuses past its
+// budget, and EspoCRM's own clients send large files in chunks too.
+func (s *Store) chunkedRoute(na upstream.NewAttachment) (*translate.Route, int64, bool) {
+	t := s.newTarget(na, eofReader{})
+	t.NativeID, t.Size = "0", 1
+	rt, ok := s.sp.Find(translate.OpAppend, t)
+	if !ok || rt.MaxContent() <= 0 {
+		return nil, 0, false
+	}
+	ph := s.newTarget(na, nil)
+	ph.ExpectedSize = 1
+	if _, ok := s.sp.Find(translate.OpCreate, ph); !ok {
+		return nil, 0, false
+	}
+	return rt, rt.MaxContent(), true
+}
+
+// createInChunks sends spooled content as a placeholder of its size and
+// then chunks of at most max bytes, each acknowledged before the next. A
+// failure deletes what was made.
+func (s *Store) createInChunks(ctx context.Context, na upstream.NewAttachment, sp *spooled, digest *digester, app *translate.Route, max int64) (upstream.Attachment, error) {
+	t := s.newTarget(na, nil)
+	t.ExpectedSize = sp.size
+	rt, ok := s.sp.Find(translate.OpCreate, t)
+	if !ok {
+		return upstream.Attachment{}, s.unsupported("create a file %s", placeDesc(na.Record))
+	}
+	if err := s.checkNameFree(ctx, rt, t, na.ReplaceSameName); err != nil {
+		return upstream.Attachment{}, err
+	}
+	a, err := s.send(ctx, &na, rt, t, digest)
+	if err != nil {
+		return upstream.Attachment{}, err
+	}
+	r, err := s.ids.lookup(a.ID)
+	if err != nil {
+		s.undo(a.ID)
+		return upstream.Attachment{}, err
+	}
+	body := sp.reader()
+	for off := int64(0); off < sp.size; off += max {
+		n := min(max, sp.size-off)
+		ct := s.target(r)
+		ct.Type, ct.Content, ct.Size = na.Type, io.LimitReader(body, n), n
+		if _, err := s.call(ctx, app, ct); err != nil {
+			s.undo(a.ID)
+			return upstream.Attachment{}, err
+		}
+	}
+	st, err := s.Stat(ctx, a.ID)
+	if err != nil {
+		s.undo(a.ID)
+		return upstream.Attachment{}, err
+	}
+	return st, nil
 }

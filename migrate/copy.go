@@ -1,0 +1,215 @@
+package migrate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"sync/atomic"
+
+	"github.com/dragoman-gw/dragoman/upstream"
+)
+
+// copyBufferSize is what each copy streams through: memory per file is
+// this much, whatever the file's size.
+const copyBufferSize = 256 << 10
+
+// copy copies one file, verifies it, and counts it. A try that fails for a
+// reason that may pass is made again, but only after looking whether the
+// failed try landed after all (a create whose answer was lost).
+func (m *migration) copy(ctx context.Context, j job) {
+	a := j.src
+	var lastErr error
+	var srcSum string
+	for attempt := 0; attempt < m.Retry.Attempts; attempt++ {
+		if attempt > 0 {
+			if m.Retry.wait(ctx, attempt-1) != nil {
+				break
+			}
+			if d, ok := m.landed(ctx, j, srcSum); ok {
+				m.check(ctx, j, d, srcSum)
+				return
+			}
+		}
+		d, sum, err := m.copyOnce(ctx, j)
+		if sum != "" {
+			srcSum = sum
+		}
+		if err == nil {
+			j.rs.claim(d.ID)
+			m.check(ctx, j, d, srcSum)
+			return
+		}
+		lastErr = err
+		if !transient(err) || ctx.Err() != nil {
+			break
+		}
+	}
+	if lastErr == nil {
+		lastErr = ctx.Err()
+	}
+	m.t.failed(j.rs.rec, a.Name, lastErr)
+}
+
+// landed looks for a copy of j's file that an earlier try made although it
+// failed; it needs the source's sha256 to know the copy.
+func (m *migration) landed(ctx context.Context, j job, srcSum string) (upstream.Attachment, bool) {
+	if srcSum == "" && j.src.HasContent {
+		return upstream.Attachment{}, false
+	}
+	list, err := m.To.List(ctx, j.rs.rec)
+	if err != nil {
+		return upstream.Attachment{}, false
+	}
+	j.rs.mu.Lock()
+	j.rs.dst = list
+	j.rs.mu.Unlock()
+	for _, d := range j.rs.candidates(j.src) {
+		if d.Size == j.src.Size && (d.SHA256 == srcSum || d.SHA256 == "") && j.rs.claim(d.ID) {
+			return d, true
+		}
+	}
+	return upstream.Attachment{}, false
+}
+
+// copyOnce streams the file from the source into a new file at the
+// destination, and returns the new file and the sha256 of the bytes read.
+func (m *migration) copyOnce(ctx context.Context, j job) (upstream.Attachment, string, error) {
+	a := j.src
+	na := upstream.NewAttachment{Record: j.rs.rec, Field: a.Field, Name: a.Name, Type: a.Type, Tags: a.Tags,
+		Title: a.Title, Description: a.Description, Category: a.Category, Status: a.Status,
+		ExternalID: a.ExternalID, Owner: a.Owner}
+	if !a.HasContent {
+		d, err := m.To.Create(ctx, na, nil)
+		if err != nil {
+			return d, "", fmt.Errorf("create at the destination: %w", err)
+		}
+		return d, "", nil
+	}
+	var content upstream.Content
+	err := m.Retry.do(ctx, func() (err error) { _, content, err = m.From.Open(ctx, a.ID); return err })
+	if err != nil {
+		return upstream.Attachment{}, "", fmt.Errorf("read at the source: %w", err)
+	}
+	defer content.Close()
+	hr := &hashingReader{r: content, h: sha256.New(), p: m.Progress}
+	d, err := m.To.Create(ctx, na, hr)
+	if m.Progress != nil && err != nil {
+		m.Progress.BytesDone.Add(-hr.n.Load()) // counted again by the next try
+	}
+	if err == nil && !hr.eof {
+		// A destination may stop at the size it was told without reading
+		// the end; whatever is left must be nothing.
+		if n, _ := hr.Read(make([]byte, 1)); n > 0 {
+			m.drop(ctx, d)
+			return upstream.Attachment{}, "", fmt.Errorf("write at the destination: it stopped reading before the end")
+		}
+	}
+	sum := ""
+	if hr.eof {
+		// Known even when the create failed: a later try needs it to
+		// recognise a copy that landed although its answer was lost.
+		sum = hex.EncodeToString(hr.h.Sum(nil))
+	}
+	if err != nil {
+		if hr.err != nil {
+			return d, sum, fmt.Errorf("read at the source: %w", hr.err)
+		}
+		return d, sum, fmt.Errorf("write at the destination: %w", err)
+	}
+	return d, sum, nil
+}
+
+// check verifies a new copy d of j's file (srcSum is the sha256 of the
+// bytes sent) by reading it back, and counts it. A copy that differs is
+// deleted, so that the next run copies it again instead of keeping it.
+func (m *migration) check(ctx context.Context, j job, d upstream.Attachment, srcSum string) {
+	a := j.src
+	if !a.HasContent {
+		if err := m.verified(j.rs, a, d, "", true); err != nil {
+			m.t.failed(j.rs.rec, a.Name, err)
+		}
+		return
+	}
+	if a.SHA256 != "" && a.SHA256 != srcSum {
+		m.drop(ctx, d)
+		m.t.mismatched(j.rs.rec, a.Name, fmt.Sprintf("the source's bytes have sha256 %s, its metadata says %s", srcSum, a.SHA256))
+		return
+	}
+	dstSum, err := m.sumOf(ctx, m.To, d.ID)
+	if err != nil {
+		m.drop(ctx, d)
+		m.t.failed(j.rs.rec, a.Name, fmt.Errorf("read back from the destination: %w", err))
+		return
+	}
+	if dstSum != srcSum {
+		m.drop(ctx, d)
+		m.t.mismatched(j.rs.rec, a.Name, fmt.Sprintf("sent sha256 %s, the destination gives back %s", srcSum, dstSum))
+		return
+	}
+	if err := m.verified(j.rs, a, d, srcSum, true); err != nil {
+		m.t.failed(j.rs.rec, a.Name, err)
+	}
+}
+
+// drop deletes a copy that failed its check; a delete that fails leaves
+// it for reconcile to find.
+func (m *migration) drop(ctx context.Context, d upstream.Attachment) {
+	_ = m.Retry.do(ctx, func() error {
+		err := m.To.Delete(ctx, d.ID)
+		if upstream.IsKind(err, upstream.KindNotFound) {
+			return nil
+		}
+		return err
+	})
+}
+
+// sumOf reads a file of s whole and returns its sha256.
+func (m *migration) sumOf(ctx context.Context, s upstream.Store, id string) (string, error) {
+	var sum string
+	err := m.Retry.do(ctx, func() error {
+		_, c, err := s.Open(ctx, id)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		h := sha256.New()
+		buf := make([]byte, copyBufferSize)
+		if _, err := io.CopyBuffer(h, struct{ io.Reader }{c}, buf); err != nil {
+			return upstream.Wrap(upstream.KindBadGateway, err, "read failed midway")
+		}
+		sum = hex.EncodeToString(h.Sum(nil))
+		return nil
+	})
+	return sum, err
+}
+
+// hashingReader hashes and counts what the destination reads.
+type hashingReader struct {
+	r   io.Reader
+	h   hash.Hash
+	n   atomic.Int64
+	p   *Progress
+	err error
+	eof bool
+}
+
+func (r *hashingReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if n > 0 {
+		r.h.Write(p[:n])
+		r.n.Add(int64(n))
+		if r.p != nil {
+			r.p.BytesDone.Add(int64(n))
+		}
+	}
+	switch {
+	case err == io.EOF:
+		r.eof = true
+	case err != nil:
+		r.err = err
+	}
+	return n, err
+}
