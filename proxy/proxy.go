@@ -16,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
+	"github.com/dragoman-gw/dragoman/telemetry"
 	"github.com/dragoman-gw/dragoman/upstream"
 )
 
@@ -31,6 +32,8 @@ type Options struct {
 	ConnectTimeout  time.Duration
 	// FirstByteTimeout bounds the wait for the upstream's answer headers.
 	FirstByteTimeout time.Duration
+	// Name is the upstream's label in the metrics (its dialect).
+	Name string
 }
 
 // Proxy forwards requests to one upstream.
@@ -110,11 +113,18 @@ func (p *Proxy) Forward(c *fiber.Ctx) error {
 		req.SetBody(c.Request().Body())
 	}
 
+	if id := telemetry.RequestID(c.Context()); id != "" {
+		req.Header.Set(telemetry.RequestIDHeader, id)
+	}
+
 	resp := fasthttp.AcquireResponse()
+	start := time.Now()
 	if err := p.hc.DoTimeout(req, resp, p.opts.FirstByteTimeout); err != nil {
 		fasthttp.ReleaseResponse(resp)
+		telemetry.ObserveUpstream(c.Context(), p.opts.Name, 0, time.Since(start))
 		return classify(err)
 	}
+	telemetry.ObserveUpstream(c.Context(), p.opts.Name, resp.StatusCode(), time.Since(start))
 	resp.Header.CopyTo(&c.Response().Header)
 	stripHopByHop(&c.Response().Header)
 	c.Status(resp.StatusCode())

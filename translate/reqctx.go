@@ -1,0 +1,42 @@
+package translate
+
+import (
+	"context"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+)
+
+// storeContext is the context a request's store work runs in. Its values
+// are the request's (the telemetry record, the request id), and it ends
+// when Options.Stop closes: fasthttp ends its own request contexts as soon
+// as a graceful shutdown begins, which would cut off every upload the
+// shutdown means to let finish.
+func (g *Gateway) storeContext(c *fiber.Ctx) context.Context {
+	return requestContext{c: c.Context(), stop: g.opts.Stop}
+}
+
+type requestContext struct {
+	c    *fasthttp.RequestCtx
+	stop <-chan struct{}
+}
+
+func (r requestContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+
+// Done is nil, never closing, without a Stop.
+func (r requestContext) Done() <-chan struct{} { return r.stop }
+
+func (r requestContext) Err() error {
+	if r.stop == nil {
+		return nil
+	}
+	select {
+	case <-r.stop:
+		return context.Canceled
+	default:
+		return nil
+	}
+}
+
+func (r requestContext) Value(key any) any { return r.c.UserValue(key) }
