@@ -31,6 +31,7 @@ func commands() []command {
 		{"routes check", "check a routes file", routesCheck},
 		{"routes matrix", "print what works in front of which upstream", routesMatrix},
 		{"config check", "check a serve config file, its environment and what they name", configCheck},
+		{"openapi", "print the OpenAPI 3.1 document of one dialect", openapiCommand},
 		{"verify", "re-hash every stored file and report missing or corrupt ones", verifyCommand},
 		{"backup", "copy the data dir, consistently, while the server runs", backupCommand},
 		{"restore", "unpack a backup into a new data dir, verified", restoreCommand},

@@ -175,7 +175,7 @@ func restartOnly(sc serveConfig) string {
 	return fmt.Sprintf("%+v", sc)
 }
 
-// startAdmin serves /metrics and POST /reload on addr;
+// startAdmin serves /metrics, POST /reload and /openapi/NAME.json on addr;
 // the returned func stops it and waits for it.
 func (s *server) startAdmin(addr string) (func(), error) {
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
@@ -188,6 +188,7 @@ func (s *server) startAdmin(addr string) (func(), error) {
 		}
 		return c.SendString("reloaded\n")
 	})
+	app.Get("/openapi/:file", s.serveOpenAPI)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--admin %s: %w", addr, err)
