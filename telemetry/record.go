@@ -37,11 +37,12 @@ type Record struct {
 // Request is the Record of a request being served, which the gateway and
 // the upstream calls fill as it goes.
 type Request struct {
-	mu    sync.Mutex // upstream calls of one request may run at once
-	rec   Record
-	route *Route
-	t     *Telemetry
-	idBuf []byte
+	mu      sync.Mutex // upstream calls of one request may run at once
+	rec     Record
+	route   *Route
+	t       *Telemetry
+	idBuf   []byte
+	discard bool
 }
 
 // requestKey finds a request's Request among its context values.
@@ -95,6 +96,15 @@ func (r *Request) SetError(kind string) {
 	}
 }
 
+// Discard drops the request's record: nothing of it is emitted. For a
+// run of the gateway that is not the request's answer (the header-only
+// check of an Expect: 100-continue request, which runs again whole).
+func (r *Request) Discard() {
+	if r != nil {
+		r.discard = true
+	}
+}
+
 // ObserveUpstream reports one call to an upstream made for the request ctx
 // belongs to: its status (0 when no answer came) and how long it took to
 // answer. Calls outside any request are not counted.
@@ -123,5 +133,6 @@ func (r *Request) snapshot() Record {
 func (r *Request) reset() {
 	r.rec = Record{}
 	r.route = nil
+	r.discard = false
 	r.idBuf = r.idBuf[:0]
 }

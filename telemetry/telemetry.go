@@ -106,7 +106,7 @@ func (t *Telemetry) finish(ctx *fasthttp.RequestCtx, r *Request) {
 	if t.m != nil {
 		t.m.inflight.Dec()
 	}
-	if t.m == nil && t.log == nil {
+	if r.discard || (t.m == nil && t.log == nil) {
 		r.reset()
 		t.pool.Put(r)
 		return

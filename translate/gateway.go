@@ -109,8 +109,12 @@ func (g *Gateway) Mount(app fiber.Router) {
 		unmatched := g.probe(d.name, telemetry.RouteUnmatched, "", d)
 		rest := func(c *fiber.Ctx) error {
 			telemetry.FromContext(c.Context()).SetRoute(unmatched)
+			err := upstream.Errorf(upstream.KindNotFound, "no such endpoint")
+			if pc := precheckOf(c); pc != nil {
+				return g.refuse(c, pc, d, nil, err)
+			}
 			discardBody(c)
-			return g.writeError(c, d, nil, upstream.Errorf(upstream.KindNotFound, "no such endpoint"))
+			return g.writeError(c, d, nil, err)
 		}
 		if fwd := g.opts.Forward[d.name]; fwd != nil {
 			rest = g.forwarder(d, fwd)
@@ -147,7 +151,8 @@ func (g *Gateway) forwarder(d *compiledDialect, fwd Forwarder) fiber.Handler {
 		if err == nil {
 			req.SetKey(caller.Name())
 		}
-		if err == nil && g.opts.Limiter != nil && !g.opts.Limiter.Allow(caller.Name()) {
+		pc := precheckOf(c)
+		if err == nil && pc == nil && g.opts.Limiter != nil && !g.opts.Limiter.Allow(caller.Name()) {
 			err = upstream.Errorf(upstream.KindRateLimited, "rate limit exceeded")
 		}
 		if err == nil && !caller.CanRead("") {
@@ -155,6 +160,12 @@ func (g *Gateway) forwarder(d *compiledDialect, fwd Forwarder) fiber.Handler {
 		}
 		if err == nil && c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead && !caller.CanEdit("") {
 			err = upstream.Errorf(upstream.KindForbidden, "this key is read-only")
+		}
+		if pc != nil {
+			if err != nil {
+				return g.refuse(c, pc, d, nil, err)
+			}
+			return accept(c, pc)
 		}
 		if err == nil {
 			if d.signed != nil {
@@ -182,6 +193,15 @@ func (g *Gateway) handler(r *compiledRoute) fiber.Handler {
 		caller, err := g.authenticate(c, r.d)
 		if err == nil {
 			req.SetKey(caller.Name())
+		}
+		if pc := precheckOf(c); pc != nil {
+			if err == nil {
+				err = r.checkHeaders(c, caller)
+			}
+			if err != nil {
+				return g.refuse(c, pc, r.d, r, err)
+			}
+			return accept(c, pc)
 		}
 		if err == nil && g.opts.Limiter != nil && !g.opts.Limiter.Allow(caller.Name()) {
 			err = upstream.Errorf(upstream.KindRateLimited, "rate limit exceeded")

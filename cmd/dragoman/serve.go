@@ -259,6 +259,9 @@ func runServer(ctx context.Context, sc serveConfig, args []string, log *slog.Log
 	srv := first.app.Server()
 	s.serving = tel.Wrap(s.dispatch)
 	srv.Handler = s.handle
+	// A request that waits for 100 Continue is refused, when it can be,
+	// before its body is asked for.
+	srv.ExpectHandler = translate.ExpectContinue(s.handle)
 
 	inner, err := net.Listen("tcp", sc.listen)
 	if err != nil {
