@@ -34,6 +34,11 @@ type Options struct {
 	FirstByteTimeout time.Duration
 	// Name is the upstream's label in the metrics (its dialect).
 	Name string
+	// Client, when set, is the upstream's client shared with the store
+	// (remote.Store.HostClient): its connection and idle timeouts bound
+	// each read and write, never the whole transfer. Without one the proxy
+	// makes its own, whose timeouts bound each direction whole.
+	Client *fasthttp.HostClient
 }
 
 // Proxy forwards requests to one upstream.
@@ -62,6 +67,10 @@ func New(opts Options) (*Proxy, error) {
 		addr = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
 	}
 	p := &Proxy{opts: opts, scheme: u.Scheme, host: u.Host, base: strings.TrimSuffix(u.EscapedPath(), "/")}
+	if opts.Client != nil {
+		p.hc = opts.Client
+		return p, nil
+	}
 	p.hc = &fasthttp.HostClient{
 		Addr:  addr,
 		IsTLS: u.Scheme == "https",
@@ -72,6 +81,8 @@ func New(opts Options) (*Proxy, error) {
 		MaxConnWaitTimeout:            opts.FirstByteTimeout,
 		MaxIdleConnDuration:           30 * time.Second,
 		ReadTimeout:                   opts.FirstByteTimeout,
+		WriteTimeout:                  opts.FirstByteTimeout,
+		MaxIdemponentCallAttempts:     1,
 		StreamResponseBody:            true,
 		MaxResponseBodySize:           1 << 20,
 		DisableHeaderNamesNormalizing: true,
@@ -119,7 +130,10 @@ func (p *Proxy) Forward(c *fiber.Ctx) error {
 
 	resp := fasthttp.AcquireResponse()
 	start := time.Now()
-	if err := p.hc.DoTimeout(req, resp, p.opts.FirstByteTimeout); err != nil {
+	// No deadline on the whole exchange: the client's timeouts bound the
+	// wait for the answer and each stall, so an upload or download that
+	// keeps moving is never cut off.
+	if err := p.hc.Do(req, resp); err != nil {
 		fasthttp.ReleaseResponse(resp)
 		telemetry.ObserveUpstream(c.Context(), p.opts.Name, 0, time.Since(start))
 		return classify(err)

@@ -242,8 +242,12 @@ func runServer(ctx context.Context, sc serveConfig, args []string, log *slog.Log
 			return err
 		}
 		header, value := sp.Credential(sc.upstreamToken)
-		fwd, err := proxy.New(proxy.Options{URL: u, Credential: header, CredentialValue: value, Name: dialect,
-			ConnectTimeout: sc.upstreamTimeouts.Connect, FirstByteTimeout: sc.upstreamTimeouts.FirstByte})
+		popts := proxy.Options{URL: u, Credential: header, CredentialValue: value, Name: dialect,
+			ConnectTimeout: sc.upstreamTimeouts.Connect, FirstByteTimeout: sc.upstreamTimeouts.FirstByte}
+		if hc, ok := any(store).(interface{ HostClient() *fasthttp.HostClient }); ok {
+			popts.Client = hc.HostClient() // one pool and one set of timeouts per upstream
+		}
+		fwd, err := proxy.New(popts)
 		if err != nil {
 			return fmt.Errorf("--upstream: %w", err)
 		}
