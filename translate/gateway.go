@@ -56,6 +56,10 @@ type Options struct {
 	// Stop ends the context of every request's store work when it closes:
 	// the end of a graceful shutdown's grace. Nil: never.
 	Stop <-chan struct{}
+	// WatchClients ends a bodiless request's store work when its client
+	// goes away (a goroutine per request: for a store whose calls can take
+	// long, a remote upstream).
+	WatchClients bool
 }
 
 // Gateway serves every dialect of a Config over one store.
@@ -218,7 +222,9 @@ func (g *Gateway) handler(r *compiledRoute) fiber.Handler {
 		}
 		var res *result
 		if err == nil {
-			res, err = r.run(g.storeContext(c), g.opts.Store, g.opts.Signer, b, caller)
+			ctx, stop := g.watchedStoreContext(c)
+			res, err = r.run(ctx, g.opts.Store, g.opts.Signer, b, caller)
+			stop()
 		}
 		if err != nil {
 			discardBody(c)

@@ -17,6 +17,19 @@ func (g *Gateway) storeContext(c *fiber.Ctx) context.Context {
 	return requestContext{c: c.Context(), stop: g.opts.Stop}
 }
 
+// watchedStoreContext is storeContext, ending also when the client goes
+// away, when Options.WatchClients asks for it and the request has no body;
+// stop must be called before the handler returns.
+func (g *Gateway) watchedStoreContext(c *fiber.Ctx) (context.Context, func()) {
+	rc := requestContext{c: c.Context(), stop: g.opts.Stop}
+	// fasthttp says -2 for a request with neither Content-Length nor a
+	// chunked body, -1 for chunked.
+	if n := c.Request().Header.ContentLength(); !g.opts.WatchClients || (n != 0 && n != -2) {
+		return rc, func() {}
+	}
+	return watchPeer(rc, c)
+}
+
 type requestContext struct {
 	c    *fasthttp.RequestCtx
 	stop <-chan struct{}

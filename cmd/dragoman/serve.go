@@ -252,6 +252,8 @@ func runServer(ctx context.Context, sc serveConfig, args []string, log *slog.Log
 			return fmt.Errorf("--upstream: %w", err)
 		}
 		s.opts.Forward = map[string]translate.Forwarder{dialect: fwd}
+		// An upstream call can take long: stop it when the client goes.
+		s.opts.WatchClients = true
 	}
 	if sc.rateLimit > 0 {
 		s.opts.Limiter = ratelimit.New(sc.rateLimit, sc.rateBurst)
