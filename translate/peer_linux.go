@@ -35,7 +35,7 @@ func watchPeer(parent requestContext, c *fiber.Ctx) (context.Context, func()) {
 	go func() {
 		defer close(done)
 		var buf [1]byte
-		_ = raw.Read(func(fd uintptr) bool {
+		err := raw.Read(func(fd uintptr) bool {
 			if stopping.Load() {
 				return true
 			}
@@ -45,9 +45,13 @@ func watchPeer(parent requestContext, c *fiber.Ctx) (context.Context, func()) {
 				return false // nothing yet: wait until readable
 			case err != nil || n == 0:
 				close(w.gone) // reset, or end of stream
+				stopping.Store(true)
 			}
 			return true
 		})
+		if err != nil && !stopping.Load() {
+			close(w.gone) // the connection was closed under the request
+		}
 	}()
 	return w, func() {
 		stopping.Store(true)

@@ -8,18 +8,14 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// storeContext is the context a request's store work runs in. Its values
-// are the request's (the telemetry record, the request id), and it ends
-// when Options.Stop closes: fasthttp ends its own request contexts as soon
-// as a graceful shutdown begins, which would cut off every upload the
-// shutdown means to let finish.
-func (g *Gateway) storeContext(c *fiber.Ctx) context.Context {
-	return requestContext{c: c.Context(), stop: g.opts.Stop}
-}
-
-// watchedStoreContext is storeContext, ending also when the client goes
-// away, when Options.WatchClients asks for it and the request has no body;
-// stop must be called before the handler returns.
+// watchedStoreContext is the context a request's store work runs in. Its
+// values are the request's (the telemetry record, the request id), and it
+// ends when Options.Stop closes: fasthttp ends its own request contexts as
+// soon as a graceful shutdown begins, which would cut off every upload the
+// shutdown means to let finish. With Options.WatchClients, a request
+// without a body also ends when its client goes away (shutdown's cut-off
+// closes the connection, which ends it too); stop must be called before
+// the handler returns.
 func (g *Gateway) watchedStoreContext(c *fiber.Ctx) (context.Context, func()) {
 	rc := requestContext{c: c.Context(), stop: g.opts.Stop}
 	// fasthttp says -2 for a request with neither Content-Length nor a
