@@ -23,6 +23,7 @@ REV=${REV:-}                 # build the gateway from this git revision instead 
 QUIET_WAIT=${QUIET_WAIT:-60} # before each group of phases, wait up to this many seconds for an idle machine
 SMALL_TRIES=${SMALL_TRIES:-3} # small-request runs repeated (at most) while the machine was busy
 NGINX_WORKERS=${NGINX_WORKERS:-2} # nginx worker_processes for the pass-through comparison (2 = one per core here)
+ACCESS_LOG=${ACCESS_LOG:-false} # the gateways' access log (--access-log), off as nginx's is: a line per request is its own cost
 BIG=1GiB
 BIG_BYTES=1073741824
 IL_WORKERS=16
@@ -99,7 +100,7 @@ start_gw() {
 	shift 2
 	stop_proc "$name"
 	port=$("$LOAD" freeport)
-	"$DG" serve --listen "127.0.0.1:$port" --data "$data" --rate-limit 0 "$@" >>"$RUN/$name.log" 2>&1 &
+	"$DG" serve --listen "127.0.0.1:$port" --data "$data" --rate-limit 0 --access-log="$ACCESS_LOG" "$@" >>"$RUN/$name.log" 2>&1 &
 	PIDS[$name]=$!
 	URLS[$name]="http://127.0.0.1:$port"
 	"$LOAD" wait -url "${URLS[$name]}" -timeout 20s
@@ -579,6 +580,37 @@ if [[ -n $NGINX ]]; then
 else
 	row "same-dialect pass-through against nginx" "skipped: nginx is missing and could not be installed" "≥ nginx's req/s" "—"
 fi
+# --- the cost of the metrics: the same gateway with --metrics=false ----------
+# The nimblex list of the 10-file record and a get of one of its files, on a
+# fresh gateway over $DATA with metrics on (the default), then off,
+# alternating, RUNS times; the cost is the drop of the median req/s.
+GET_PATH=/jsonapi/records/bench/small/attachments/content/file-00.txt
+wait_quiet
+log "metrics cost: nimblex list and get with metrics on and off, $CONNS connections (fresh servers)"
+mc_list_on=() mc_list_off=() mc_get_on=() mc_get_off=()
+for i in $(seq "$RUNS"); do
+	log "run $i/$RUNS: metrics on, then --metrics=false"
+	start_gw mc "$DATA"
+	mc_list_on+=("$(small_run -url "${URLS[mc]}$LIST_PATH" -key "$KEY" -pid "${PIDS[mc]}")")
+	mc_get_on+=("$(small_run -url "${URLS[mc]}$GET_PATH" -key "$KEY" -pid "${PIDS[mc]}")")
+	start_gw mc "$DATA" --metrics=false
+	mc_list_off+=("$(small_run -url "${URLS[mc]}$LIST_PATH" -key "$KEY" -pid "${PIDS[mc]}")")
+	mc_get_off+=("$(small_run -url "${URLS[mc]}$GET_PATH" -key "$KEY" -pid "${PIDS[mc]}")")
+done
+stop_proc mc
+HOP_RUNS+=("${mc_list_on[@]}" "${mc_list_off[@]}" "${mc_get_on[@]}" "${mc_get_off[@]}")
+# metrics_row NAME ON OFF ERRORS: the row of one request's cost.
+metrics_row() {
+	row "metrics cost, $1, $CONNS conns, ${SMALL_SECS} s" \
+		"on $(f "sprintf(\"%.0f\", $2)") req/s, off $(f "sprintf(\"%.0f\", $3)") req/s: $(f "sprintf(\"%.1f%%\", ($3 - $2) / $3 * 100)") ($runs; $4 errors)" \
+		"< 5%" "$(verdict "($3 - $2) / $3 < 0.05 && $4 == 0")"
+}
+metrics_row "nimblex list, 10-file record" "$(medkv rps "${mc_list_on[@]}")" "$(medkv rps "${mc_list_off[@]}")" \
+	"$(errs_of "${mc_list_on[@]}" "${mc_list_off[@]}")"
+metrics_row "nimblex get of a 1 KiB file" "$(medkv rps "${mc_get_on[@]}")" "$(medkv rps "${mc_get_off[@]}")" \
+	"$(errs_of "${mc_get_on[@]}" "${mc_get_off[@]}")"
+NOTES+=("metrics cost runs (req/s), list on: $(listkv rps "${mc_list_on[@]}"); off: $(listkv rps "${mc_list_off[@]}"); get on: $(listkv rps "${mc_get_on[@]}"); off: $(listkv rps "${mc_get_off[@]}")")
+
 # As above: CPU busy outside every process measured is other work on the
 # machine (and the kernel's writeback of what the gateways fsync).
 HOP_NOISE=$(maxkv other_cores "${HOP_RUNS[@]}")

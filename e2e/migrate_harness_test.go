@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
-	"syscall"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -50,15 +52,38 @@ func runCLI(t *testing.T, dir string, timeout time.Duration, args ...string) mig
 	cmd.Dir = dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	m := migration{stdout: stdout.String(), stderr: stderr.String()}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("dragoman %s: %v", strings.Join(args, " "), err)
+	}
+	// The peak is the process's own high-water mark (VmHWM), read while it
+	// runs: rusage's maxrss would start at the test binary's own peak,
+	// which a child forked from it inherits across exec on Linux.
+	var peak atomic.Int64
+	sampled := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if hwm := vmHWM(cmd.Process.Pid); hwm > peak.Load() {
+				peak.Store(hwm)
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	err := cmd.Wait()
+	close(done)
+	<-sampled
+	m := migration{stdout: stdout.String(), stderr: stderr.String(), peakRSS: peak.Load()}
 	if cmd.ProcessState == nil {
 		t.Fatalf("dragoman %s: %v", strings.Join(args, " "), err)
 	}
 	m.code = cmd.ProcessState.ExitCode()
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		m.peakRSS = ru.Maxrss << 10 // kB on Linux
-	}
 	if ctx.Err() != nil {
 		t.Fatalf("dragoman %s did not finish within %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), timeout, m.stdout, m.stderr)
 	}
@@ -109,4 +134,20 @@ func journalLines(path string) int {
 		n++
 	}
 	return n
+}
+
+// vmHWM is a running process's peak resident set in bytes (0 once it is
+// gone).
+func vmHWM(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }

@@ -77,11 +77,12 @@ func fenced(lines []string, i int) (string, int) {
 var readmeVolatile = regexp.MustCompile(strings.Join([]string{
 	`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`, // TransactionLink ids
 	`\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?Z?`,                  // times
-	`Date: [^\n]*`,                    // the HTTP Date header
-	`\b[0-9a-f]{17}\b`,                // EspoCRM ids, InfoLobby paths
-	`/_dragoman/files/[A-Za-z0-9_-]+`, // presigned links
-	`"fingerprint":"[0-9a-f]+"`,       // TransactionLink error fingerprints
-	`"id":"[A-Za-z0-9_-]{20}"`,        // Media Pocket ids
+	`Date: [^\n]*`,                     // the HTTP Date header
+	`\b[0-9a-f]{17}\b`,                 // EspoCRM ids, InfoLobby paths
+	`/_dragoman/files/[A-Za-z0-9_-]+`,  // presigned links
+	`"fingerprint":"[A-Za-z0-9._:-]+"`, // TransactionLink error fingerprints (request ids)
+	`X-Request-Id: [A-Za-z0-9._:-]+`,   // request ids
+	`"id":"[A-Za-z0-9_-]{20}"`,         // Media Pocket ids
 }, "|"))
 
 // TestREADMEQuickStarts runs every command of the README's quick starts,

@@ -16,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
+	"github.com/dragoman-gw/dragoman/telemetry"
 	"github.com/dragoman-gw/dragoman/upstream"
 )
 
@@ -31,6 +32,13 @@ type Options struct {
 	ConnectTimeout  time.Duration
 	// FirstByteTimeout bounds the wait for the upstream's answer headers.
 	FirstByteTimeout time.Duration
+	// Name is the upstream's label in the metrics (its dialect).
+	Name string
+	// Client, when set, is the upstream's client shared with the store
+	// (remote.Store.HostClient): its connection and idle timeouts bound
+	// each read and write, never the whole transfer. Without one the proxy
+	// makes its own, whose timeouts bound each direction whole.
+	Client *fasthttp.HostClient
 }
 
 // Proxy forwards requests to one upstream.
@@ -59,6 +67,10 @@ func New(opts Options) (*Proxy, error) {
 		addr = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
 	}
 	p := &Proxy{opts: opts, scheme: u.Scheme, host: u.Host, base: strings.TrimSuffix(u.EscapedPath(), "/")}
+	if opts.Client != nil {
+		p.hc = opts.Client
+		return p, nil
+	}
 	p.hc = &fasthttp.HostClient{
 		Addr:  addr,
 		IsTLS: u.Scheme == "https",
@@ -69,6 +81,8 @@ func New(opts Options) (*Proxy, error) {
 		MaxConnWaitTimeout:            opts.FirstByteTimeout,
 		MaxIdleConnDuration:           30 * time.Second,
 		ReadTimeout:                   opts.FirstByteTimeout,
+		WriteTimeout:                  opts.FirstByteTimeout,
+		MaxIdemponentCallAttempts:     1,
 		StreamResponseBody:            true,
 		MaxResponseBodySize:           1 << 20,
 		DisableHeaderNamesNormalizing: true,
@@ -110,11 +124,21 @@ func (p *Proxy) Forward(c *fiber.Ctx) error {
 		req.SetBody(c.Request().Body())
 	}
 
+	if id := telemetry.RequestID(c.Context()); id != "" {
+		req.Header.Set(telemetry.RequestIDHeader, id)
+	}
+
 	resp := fasthttp.AcquireResponse()
-	if err := p.hc.DoTimeout(req, resp, p.opts.FirstByteTimeout); err != nil {
+	start := time.Now()
+	// No deadline on the whole exchange: the client's timeouts bound the
+	// wait for the answer and each stall, so an upload or download that
+	// keeps moving is never cut off.
+	if err := p.hc.Do(req, resp); err != nil {
 		fasthttp.ReleaseResponse(resp)
+		telemetry.ObserveUpstream(c.Context(), p.opts.Name, 0, time.Since(start))
 		return classify(err)
 	}
+	telemetry.ObserveUpstream(c.Context(), p.opts.Name, resp.StatusCode(), time.Since(start))
 	resp.Header.CopyTo(&c.Response().Header)
 	stripHopByHop(&c.Response().Header)
 	c.Status(resp.StatusCode())

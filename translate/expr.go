@@ -82,8 +82,8 @@ type env struct {
 	link string // a presigned download URL, for link routes
 	// rawIDs renders att.ID as it is: an upstream's own id, when the
 	// gateway speaks to an upstream rather than to a client.
-	rawIDs      bool
-	fingerprint string // an error answer's id
+	rawIDs    bool
+	requestID string // the id of the request an error answers
 }
 
 // getter reads one canonical value.
@@ -188,11 +188,12 @@ var otherGetters = map[string]getter{
 	"origin": func(e *env) value { return strValue(e.origin) },
 	"total":  func(e *env) value { return value{kind: vInt, n: int64(e.total)} },
 	"link":   func(e *env) value { return strValue(e.link) },
-	// fingerprint identifies one error answer, for a client to quote.
-	"fingerprint": func(e *env) value { return strValue(e.fingerprint) },
-	"mount":       func(e *env) value { return strValue(e.d.spec.Mount) },
-	"message":     func(e *env) value { return strValue(e.errMessage) },
-	"kind":        func(e *env) value { return strValue(string(e.errKind)) },
+	// request_id is the request's X-Request-Id, for a client to quote in
+	// an error and an operator to find in the access log.
+	"request_id": func(e *env) value { return strValue(e.requestID) },
+	"mount":      func(e *env) value { return strValue(e.d.spec.Mount) },
+	"message":    func(e *env) value { return strValue(e.errMessage) },
+	"kind":       func(e *env) value { return strValue(string(e.errKind)) },
 	"error.status": func(e *env) value {
 		return value{kind: vInt, n: int64(e.errStatus)}
 	},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/dragoman-gw/dragoman/telemetry"
 	"github.com/dragoman-gw/dragoman/upstream"
 )
 
@@ -47,6 +48,18 @@ type Options struct {
 	// same-dialect upstream); without one they are not found.
 	Forward map[string]Forwarder
 	Logger  *slog.Logger
+	// Telemetry, if set, names each request's route for the metrics and
+	// the access log; its Wrap must be in front of the app.
+	Telemetry *telemetry.Telemetry
+	// CORS, if set, answers preflights and marks answers for browsers.
+	CORS *CORS
+	// Stop ends the context of every request's store work when it closes:
+	// the end of a graceful shutdown's grace. Nil: never.
+	Stop <-chan struct{}
+	// WatchClients ends a bodiless request's store work when its client
+	// goes away (a goroutine per request: for a store whose calls can take
+	// long, a remote upstream).
+	WatchClients bool
 }
 
 // Gateway serves every dialect of a Config over one store.
@@ -73,7 +86,15 @@ func NewGateway(cfg *Config, opts Options) *Gateway {
 // Mount registers every dialect's routes on app, then a catch-all per mount
 // so that unknown paths get the dialect's own not-found answer.
 func (g *Gateway) Mount(app fiber.Router) {
-	app.Get(LinkPath+":token", headLength(g.serveLink))
+	if g.opts.CORS != nil {
+		app.Use(g.opts.CORS.mark)
+		g.mountPreflights(app)
+	}
+	link := g.probe("", telemetry.RouteLink, "", nil)
+	app.Get(LinkPath+":token", headLength(func(c *fiber.Ctx) error {
+		telemetry.FromContext(c.Context()).SetRoute(link)
+		return g.serveLink(c)
+	}))
 	for _, d := range g.cfg.dialects {
 		for _, r := range d.routes {
 			app.Add(r.spec.Method, r.fullPath, g.handler(r))
@@ -89,9 +110,15 @@ func (g *Gateway) Mount(app fiber.Router) {
 	sort.SliceStable(ds, func(i, j int) bool { return len(ds[i].spec.Mount) > len(ds[j].spec.Mount) })
 	for _, d := range ds {
 		d := d
+		unmatched := g.probe(d.name, telemetry.RouteUnmatched, "", d)
 		rest := func(c *fiber.Ctx) error {
+			telemetry.FromContext(c.Context()).SetRoute(unmatched)
+			err := upstream.Errorf(upstream.KindNotFound, "no such endpoint")
+			if pc := precheckOf(c); pc != nil {
+				return g.refuse(c, pc, d, nil, err)
+			}
 			discardBody(c)
-			return g.writeError(c, d, nil, upstream.Errorf(upstream.KindNotFound, "no such endpoint"))
+			return g.writeError(c, d, nil, err)
 		}
 		if fwd := g.opts.Forward[d.name]; fwd != nil {
 			rest = g.forwarder(d, fwd)
@@ -120,9 +147,16 @@ func headLength(h fiber.Handler) fiber.Handler {
 // unmodelled request touches, only keys unlimited by collection pass, and
 // only keys that may edit pass anything but GET and HEAD.
 func (g *Gateway) forwarder(d *compiledDialect, fwd Forwarder) fiber.Handler {
+	probe := g.probe(d.name, telemetry.RoutePassThrough, "", d)
 	return func(c *fiber.Ctx) error {
+		req := telemetry.FromContext(c.Context())
+		req.SetRoute(probe)
 		caller, err := g.authenticate(c, d)
-		if err == nil && g.opts.Limiter != nil && !g.opts.Limiter.Allow(caller.Name()) {
+		if err == nil {
+			req.SetKey(caller.Name())
+		}
+		pc := precheckOf(c)
+		if err == nil && pc == nil && g.opts.Limiter != nil && !g.opts.Limiter.Allow(caller.Name()) {
 			err = upstream.Errorf(upstream.KindRateLimited, "rate limit exceeded")
 		}
 		if err == nil && !caller.CanRead("") {
@@ -130,6 +164,12 @@ func (g *Gateway) forwarder(d *compiledDialect, fwd Forwarder) fiber.Handler {
 		}
 		if err == nil && c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead && !caller.CanEdit("") {
 			err = upstream.Errorf(upstream.KindForbidden, "this key is read-only")
+		}
+		if pc != nil {
+			if err != nil {
+				return g.refuse(c, pc, d, nil, err)
+			}
+			return accept(c, pc)
 		}
 		if err == nil {
 			if d.signed != nil {
@@ -150,8 +190,23 @@ func (g *Gateway) forwarder(d *compiledDialect, fwd Forwarder) fiber.Handler {
 // handler builds the pipeline of one route: auth, limits, decode,
 // operation, encode. Everything route-specific was compiled already.
 func (g *Gateway) handler(r *compiledRoute) fiber.Handler {
+	probe := g.probe(r.d.name, r.spec.Name, string(r.spec.Op), r.d, r.status)
 	return func(c *fiber.Ctx) error {
+		req := telemetry.FromContext(c.Context())
+		req.SetRoute(probe)
 		caller, err := g.authenticate(c, r.d)
+		if err == nil {
+			req.SetKey(caller.Name())
+		}
+		if pc := precheckOf(c); pc != nil {
+			if err == nil {
+				err = r.checkHeaders(c, caller)
+			}
+			if err != nil {
+				return g.refuse(c, pc, r.d, r, err)
+			}
+			return accept(c, pc)
+		}
 		if err == nil && g.opts.Limiter != nil && !g.opts.Limiter.Allow(caller.Name()) {
 			err = upstream.Errorf(upstream.KindRateLimited, "rate limit exceeded")
 		}
@@ -167,7 +222,9 @@ func (g *Gateway) handler(r *compiledRoute) fiber.Handler {
 		}
 		var res *result
 		if err == nil {
-			res, err = r.run(c.Context(), g.opts.Store, g.opts.Signer, b, caller)
+			ctx, stop := g.watchedStoreContext(c)
+			res, err = r.run(ctx, g.opts.Store, g.opts.Signer, b, caller)
+			stop()
 		}
 		if err != nil {
 			discardBody(c)
@@ -175,6 +232,20 @@ func (g *Gateway) handler(r *compiledRoute) fiber.Handler {
 		}
 		return g.respond(c, r, b, res)
 	}
+}
+
+// probe resolves a route's telemetry at mount: its metric children for
+// the statuses it answers (its own, and its dialect's error statuses).
+func (g *Gateway) probe(dialect, name, op string, d *compiledDialect, statuses ...int) *telemetry.Route {
+	if g.opts.Telemetry == nil {
+		return nil
+	}
+	if d != nil {
+		for _, s := range d.errStatus {
+			statuses = append(statuses, s)
+		}
+	}
+	return g.opts.Telemetry.Route(dialect, name, op, statuses)
 }
 
 // authenticate reads the dialect's credential header.

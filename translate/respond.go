@@ -13,6 +13,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/dragoman-gw/dragoman/telemetry"
 	"github.com/dragoman-gw/dragoman/upstream"
 )
 
@@ -215,13 +216,19 @@ func (g *Gateway) writeError(c *fiber.Ctx, d *compiledDialect, r *compiledRoute,
 		}
 	}
 	if kind == upstream.KindInternal || kind == upstream.KindUnavailable {
-		g.log.Error("request failed", "dialect", d.name, "method", c.Method(), "path", c.Path(), "err", err)
+		g.log.Error("request failed", "request_id", telemetry.RequestID(c.Context()), "dialect", d.name, "method", c.Method(), "path", c.Path(), "err", err)
 	}
 	return g.renderError(c, d, kind, msg, status)
 }
 
 // renderError writes one error answer in d's shape with the given status.
 func (g *Gateway) renderError(c *fiber.Ctx, d *compiledDialect, kind upstream.Kind, msg string, status int) error {
+	req := telemetry.FromContext(c.Context())
+	req.SetError(string(kind))
+	requestID := req.ID()
+	if requestID == "" {
+		requestID = newRequestID() // no telemetry in front: still one id per answer
+	}
 	c.Context().ResetBody()
 	c.Status(status)
 	if d.spec.Errors.Header != "" {
@@ -231,14 +238,14 @@ func (g *Gateway) renderError(c *fiber.Ctx, d *compiledDialect, kind upstream.Ki
 		return nil
 	}
 	e := &env{d: d, errKind: kind, errMessage: msg, errStatus: status, bound: &bound{strs: map[string]string{}},
-		fingerprint: newFingerprint()}
+		requestID: requestID}
 	c.Set(fiber.HeaderContentType, "application/json; charset=utf-8")
 	return c.Send(d.errBody.appendJSON(nil, e))
 }
 
-// newFingerprint identifies one error answer, so a client can quote it
-// and an operator can find it in the log.
-func newFingerprint() string {
+// newRequestID identifies an error answer of a gateway with no telemetry
+// in front of it (tests of the handlers alone).
+func newRequestID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])

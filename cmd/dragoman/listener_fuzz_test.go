@@ -81,7 +81,7 @@ func startInProcess(f *testing.F) (addr, key string) {
 	sc.onListening = func(a net.Addr) { listening <- a }
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runServer(ctx, sc, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- runServer(ctx, sc, nil, slog.New(slog.DiscardHandler)) }()
 	f.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

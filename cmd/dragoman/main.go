@@ -30,6 +30,8 @@ func commands() []command {
 		{"keys rotate", "print a new secret for a key; the old one stops working at once", keysRotate},
 		{"routes check", "check a routes file", routesCheck},
 		{"routes matrix", "print what works in front of which upstream", routesMatrix},
+		{"config check", "check a serve config file, its environment and what they name", configCheck},
+		{"openapi", "print the OpenAPI 3.1 document of one dialect", openapiCommand},
 		{"verify", "re-hash every stored file and report missing or corrupt ones", verifyCommand},
 		{"backup", "copy the data dir, consistently, while the server runs", backupCommand},
 		{"restore", "unpack a backup into a new data dir, verified", restoreCommand},

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/dragoman-gw/dragoman/telemetry"
 	"github.com/dragoman-gw/dragoman/translate"
 	"github.com/dragoman-gw/dragoman/upstream/mirror"
 )
@@ -48,7 +49,8 @@ func withMirror(sc serveConfig, cfg *translate.Config, primary pinger, log *slog
 	if err != nil {
 		return nil, err
 	}
-	s, err := mirror.New(mirror.Options{Primary: primary, Mirror: m, Mode: mode, DataDir: sc.data, Logger: log})
+	s, err := mirror.New(mirror.Options{Primary: primary, Mirror: m, Mode: mode, DataDir: sc.data, Logger: log,
+		RequestID: telemetry.RequestID})
 	if err != nil {
 		m.Close()
 		return nil, err

@@ -14,12 +14,10 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/recover"
-	"github.com/gofiber/fiber/v2/utils"
 	"github.com/valyala/fasthttp"
 
 	"github.com/dragoman-gw/dragoman/connguard"
@@ -28,6 +26,7 @@ import (
 	"github.com/dragoman-gw/dragoman/membudget"
 	"github.com/dragoman-gw/dragoman/proxy"
 	"github.com/dragoman-gw/dragoman/ratelimit"
+	"github.com/dragoman-gw/dragoman/telemetry"
 	"github.com/dragoman-gw/dragoman/translate"
 	"github.com/dragoman-gw/dragoman/upstream"
 	"github.com/dragoman-gw/dragoman/upstream/bundled"
@@ -65,11 +64,24 @@ type serveConfig struct {
 	// (tests that run the server in-process listen on port 0).
 	onListening func(net.Addr)
 	mirror      mirrorConfig
+	// config is the settings file (--config).
+	config string
+	// admin is the admin listener's address; empty: none.
+	admin       string
+	logFormat   string
+	accessLog   bool
+	metrics     bool
+	corsOrigins string
+	// shutdownTimeout is the grace requests in flight get on SIGTERM.
+	shutdownTimeout time.Duration
 }
 
-func serve(args []string, stdout, stderr io.Writer) int {
-	var sc serveConfig
-	fs := newFlags("serve", "[--listen ADDR] [--data DIR] [--routes FILE] [--upstream bundled|DIALECT+URL] [flags]", stdout, stderr)
+// serveFlags declares every flag of `dragoman serve` on a new flag set
+// named name; the config file and the environment set them by the same
+// names.
+func serveFlags(name string, sc *serveConfig, stdout, stderr io.Writer) *flags {
+	fs := newFlags(name, "[--config FILE] [--listen ADDR] [--data DIR] [--routes FILE] [--upstream bundled|DIALECT+URL] [flags]", stdout, stderr)
+	fs.StringVar(&sc.config, "config", "", "YAML file of settings named like the flags (DRAGOMAN_<NAME> in the environment overrides it; flags win)")
 	fs.StringVar(&sc.listen, "listen", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&sc.data, "data", "./data", "data directory (store, blobs, keys)")
 	fs.StringVar(&sc.routes, "routes", "", "routes.yaml replacing the embedded one")
@@ -102,25 +114,61 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		}
 		return err
 	})
+	fs.StringVar(&sc.admin, "admin", "", "address of the admin listener (/metrics, POST /reload, /openapi/NAME.json); without it /metrics is on --listen")
+	fs.StringVar(&sc.logFormat, "log-format", "text", "log format on stderr: text or json")
+	fs.BoolVar(&sc.accessLog, "access-log", true, "log one line per request")
+	fs.BoolVar(&sc.metrics, "metrics", true, "keep Prometheus metrics and serve /metrics")
+	fs.StringVar(&sc.corsOrigins, "cors-origins", "", "origins browsers may call from: a comma-separated list, or * (default: CORS off)")
+	fs.DurationVar(&sc.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM or SIGINT lets requests in flight finish")
 	sc.mirror.addFlags(fs.FlagSet)
+	return fs
+}
+
+func serve(args []string, stdout, stderr io.Writer) int {
+	var sc serveConfig
+	fs := serveFlags("serve", &sc, stdout, stderr)
 	if _, code, ok := fs.parse(args); !ok {
 		return code
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if err := applySettings(fs.FlagSet, sc.config, os.LookupEnv); err != nil {
+		fmt.Fprintf(stderr, "dragoman serve: %v\n", err)
+		return 2
+	}
+	log, err := newLogger(sc.logFormat, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "dragoman serve: %v\n", err)
+		return 2
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := runServer(ctx, sc, log); err != nil {
+	if err := runServer(ctx, sc, args, log); err != nil {
 		log.Error("serve failed", "err", err)
 		return 1
 	}
 	return 0
 }
 
-// runServer serves until ctx ends, then drains and returns.
-func runServer(ctx context.Context, sc serveConfig, log *slog.Logger) error {
+// newLogger is the process's log on stderr, in the --log-format.
+func newLogger(format string, w io.Writer) (*slog.Logger, error) {
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, nil)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, nil)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// runServer serves until ctx ends, then drains and returns. args is the
+// command line, read again by a reload.
+func runServer(ctx context.Context, sc serveConfig, args []string, log *slog.Logger) error {
 	cfg, name, err := loadRoutes(sc.routes)
 	if err != nil {
 		return fmt.Errorf("load %s: %w", name, err)
+	}
+	cors, err := translate.ParseCORSOrigins(sc.corsOrigins)
+	if err != nil {
+		return fmt.Errorf("--cors-origins: %w", err)
 	}
 	// GOGC in the environment is the operator's own choice of pacing.
 	if _, set := os.LookupEnv("GOGC"); !set && sc.heapFloor > 0 {
@@ -152,7 +200,11 @@ func runServer(ctx context.Context, sc serveConfig, log *slog.Logger) error {
 	if store, err = withMirror(sc, cfg, store, log); err != nil {
 		return err
 	}
-	defer store.Close()
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Error("close store", "err", err)
+		}
+	}()
 	if isBundled {
 		// Stopped, by the defer order, before the store closes.
 		defer startControl(sc.data, bundledStore, log)()
@@ -177,7 +229,22 @@ func runServer(ctx context.Context, sc serveConfig, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
-	opts := translate.Options{Store: store, Auth: keyAuth{ring}, Logger: log, Signer: signer}
+	topts := telemetry.Options{Metrics: sc.metrics}
+	if sc.accessLog {
+		topts.AccessLog = log
+	}
+	tel := telemetry.New(topts)
+	if st, ok := any(store).(interface {
+		Stats(context.Context) (int64, int64, error)
+	}); ok {
+		tel.WatchStore(st.Stats)
+	}
+	s := &server{sc: sc, args: args, log: log, tel: tel, store: store, primary: primary, stop: make(chan struct{}), proxies: proxies,
+		opts: translate.Options{Store: store, Auth: keyAuth{ring}, Logger: log, Signer: signer}}
+	if sc.memoryBudget > 0 {
+		// One budget across reloads: it bounds the process, not a routes file.
+		s.holdBodies = translate.HoldBodiesWithin(membudget.New(sc.memoryBudget, memoryWait))
+	}
 	if dialect, u, ok := strings.Cut(sc.upstream, "+"); ok {
 		// Same dialect on both sides: what the gateway does not model
 		// passes through to the upstream.
@@ -186,58 +253,32 @@ func runServer(ctx context.Context, sc serveConfig, log *slog.Logger) error {
 			return err
 		}
 		header, value := sp.Credential(sc.upstreamToken)
-		fwd, err := proxy.New(proxy.Options{URL: u, Credential: header, CredentialValue: value,
-			ConnectTimeout: sc.upstreamTimeouts.Connect, FirstByteTimeout: sc.upstreamTimeouts.FirstByte})
+		popts := proxy.Options{URL: u, Credential: header, CredentialValue: value, Name: dialect,
+			ConnectTimeout: sc.upstreamTimeouts.Connect, FirstByteTimeout: sc.upstreamTimeouts.FirstByte}
+		if hc, ok := any(store).(interface{ HostClient() *fasthttp.HostClient }); ok {
+			popts.Client = hc.HostClient() // one pool and one set of timeouts per upstream
+		}
+		fwd, err := proxy.New(popts)
 		if err != nil {
 			return fmt.Errorf("--upstream: %w", err)
 		}
-		opts.Forward = map[string]translate.Forwarder{dialect: fwd}
+		s.opts.Forward = map[string]translate.Forwarder{dialect: fwd}
+		// An upstream call can take long: stop it when the client goes.
+		s.opts.WatchClients = true
 	}
 	if sc.rateLimit > 0 {
-		opts.Limiter = ratelimit.New(sc.rateLimit, sc.rateBurst)
+		s.opts.Limiter = ratelimit.New(sc.rateLimit, sc.rateBurst)
 	}
-	gw := translate.NewGateway(cfg, opts)
-
-	app := fiber.New(fiber.Config{
-		StreamRequestBody:            true,
-		DisablePreParseMultipartForm: true,
-		BodyLimit:                    sc.bufferLimit,
-		DisableStartupMessage:        true,
-		IdleTimeout:                  120 * time.Second,
-		ReadBufferSize:               16 << 10,
-		// X-Forwarded-* (in c.Protocol, c.Hostname) only from these.
-		EnableTrustedProxyCheck: true,
-		TrustedProxies:          proxies,
-		ErrorHandler: func(c *fiber.Ctx, err error) error {
-			var fe *fiber.Error
-			if errors.As(err, &fe) {
-				// fiber's own messages quote the request ("Cannot GET
-				// /path"): only the status's text goes back.
-				return c.Status(fe.Code).SendString(utils.StatusMessage(fe.Code))
-			}
-			log.Error("unhandled error", "path", c.Path(), "err", err)
-			return c.Status(fiber.StatusInternalServerError).SendString("internal error")
-		},
-	})
-	// A panic in one handler answers 500 instead of ending every request.
-	app.Use(recover.New())
-	app.Use(func(c *fiber.Ctx) error {
-		if f := connguard.CheckFraming(&c.Request().Header); f != nil {
-			return gw.WriteConnError(c, c.Path(), f.Status, f.Text)
-		}
-		return c.Next()
-	})
-	if sc.memoryBudget > 0 {
-		app.Use(translate.HoldBodiesWithin(membudget.New(sc.memoryBudget, memoryWait)))
-	}
-	app.Get("/healthz", func(c *fiber.Ctx) error {
-		if err := store.Ping(c.Context()); err != nil {
-			return c.Status(fiber.StatusServiceUnavailable).SendString("store unavailable")
-		}
-		return c.SendString("ok")
-	})
-	app.Get("/readyz", readyz(primary))
-	gw.Mount(app)
+	first := s.build(cfg, cors)
+	s.current.Store(first)
+	// The first app's server is the one that listens; every app, this one
+	// and those of reloads, handles requests through it.
+	srv := first.app.Server()
+	s.serving = tel.Wrap(s.dispatch)
+	srv.Handler = s.handle
+	// A request that waits for 100 Continue is refused, when it can be,
+	// before its body is asked for.
+	srv.ExpectHandler = translate.ExpectContinue(s.handle)
 
 	inner, err := net.Listen("tcp", sc.listen)
 	if err != nil {
@@ -246,47 +287,58 @@ func runServer(ctx context.Context, sc serveConfig, log *slog.Logger) error {
 	ln := connguard.New(inner, sc.conn, log)
 	// What fasthttp cannot read is answered with a fixed text, in the
 	// dialect's shape when the path names one.
-	ln.Guard(app.Server(), func(fctx *fasthttp.RequestCtx, path string, f connguard.Failure) {
-		c := app.AcquireCtx(fctx)
-		defer app.ReleaseCtx(c)
-		_ = gw.WriteConnError(c, path, f.Status, f.Text)
+	ln.Guard(srv, func(fctx *fasthttp.RequestCtx, path string, f connguard.Failure) {
+		m := s.current.Load()
+		c := m.app.AcquireCtx(fctx)
+		defer m.app.ReleaseCtx(c)
+		_ = m.gw.WriteConnError(c, path, f.Status, f.Text)
 	})
+	guardState := srv.ConnState
+	srv.ConnState = func(c net.Conn, st fasthttp.ConnState) {
+		guardState(c, st)
+		s.conns.state(c, st)
+	}
 	log.Info("dragoman serving", "addr", ln.Addr().String(), "data", sc.data, "routes", name,
 		"dialects", strings.Join(cfg.Dialects(), ","))
 
 	ctx, stop := context.WithCancel(ctx)
+	var workers sync.WaitGroup
+	defer workers.Wait()
 	defer stop()
 	if sc.onListening != nil {
 		sc.onListening(ln.Addr())
 	}
 	if exp, ok := any(store).(upstream.UnlinkedExpirer); ok && sc.unlinkedTTL > 0 {
-		sweeperDone := make(chan struct{})
-		go func() {
-			defer close(sweeperDone)
-			expireUnlinked(ctx, exp, sc.unlinkedTTL, log)
-		}()
-		defer func() { stop(); <-sweeperDone }()
+		workers.Go(func() { expireUnlinked(ctx, exp, sc.unlinkedTTL, log) })
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	workers.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				_ = s.reload("SIGHUP")
+			}
+		}
+	})
+	if sc.admin != "" {
+		adm, err := s.startAdmin(sc.admin)
+		if err != nil {
+			return err
+		}
+		defer adm()
 	}
 	served := make(chan error, 1)
-	go func() { served <- app.Listener(ln) }()
+	go func() { served <- srv.Serve(ln) }()
 	select {
 	case err := <-served:
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	// Connections not in a request (idle, or still sending a header) close
-	// now; requests in progress run to their end before fasthttp's own
-	// shutdown, which would cancel their contexts.
-	drainCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := ln.Drain(drainCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := app.ShutdownWithTimeout(5 * time.Second); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return <-served
+	return s.shutdown(srv, ln, served)
 }
 
 // memoryHeadroom is what the process may use beyond the memory budget

@@ -16,6 +16,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/dragoman-gw/dragoman/telemetry"
 	"github.com/dragoman-gw/dragoman/translate"
 	"github.com/dragoman-gw/dragoman/upstream"
 )
@@ -62,6 +63,7 @@ type transport struct {
 	credName string
 	credVal  string
 	breaker  *breaker
+	name     string // the upstream's dialect, its label in the metrics
 }
 
 func newTransport(rawURL string, sp *translate.Speaker, token string, to Timeouts) (*transport, error) {
@@ -70,7 +72,7 @@ func newTransport(rawURL string, sp *translate.Speaker, token string, to Timeout
 		return nil, fmt.Errorf("upstream URL %q: want http(s)://host:port[/base]", rawURL)
 	}
 	t := &transport{base: strings.TrimSuffix(u.EscapedPath(), "/"), scheme: u.Scheme, host: u.Host,
-		addr: hostPort(u), timeouts: to, retries: 2, breaker: newBreaker(5, 5*time.Second)}
+		addr: hostPort(u), timeouts: to, retries: 2, breaker: newBreaker(5, 5*time.Second), name: sp.Dialect()}
 	t.credName, t.credVal = sp.Credential(token)
 	t.hc = &fasthttp.HostClient{
 		Addr:  t.addr,
@@ -296,14 +298,19 @@ func (t *transport) once(ctx context.Context, o *outgoing) (*response, error) {
 	for _, h := range o.headers {
 		freq.Header.Set(h[0], h[1])
 	}
+	if id := telemetry.RequestID(ctx); id != "" {
+		freq.Header.Set(telemetry.RequestIDHeader, id)
+	}
 	var body *bodyTracker
 	if o.body != nil {
 		body = &bodyTracker{r: o.body, ctx: ctx}
 		freq.SetBodyStream(body, int(o.bodyLen))
 	}
 	resp := fasthttp.AcquireResponse()
+	start := time.Now()
 	err := t.send(ctx, freq, resp, o.body == nil)
 	if err != nil {
+		telemetry.ObserveUpstream(ctx, t.name, 0, time.Since(start))
 		if body != nil && body.err != nil {
 			// The body failed: its error says why, whatever the
 			// connection made of it.
@@ -314,6 +321,7 @@ func (t *transport) once(ctx context.Context, o *outgoing) (*response, error) {
 		}
 		return nil, classify(err)
 	}
+	telemetry.ObserveUpstream(ctx, t.name, resp.StatusCode(), time.Since(start))
 	r := &response{status: resp.StatusCode(), resp: resp, length: int64(resp.Header.ContentLength())}
 	// The headers are copied: an error's message may be wanted after the
 	// body is read and the response released, and header names are
