@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/dragoman-gw/dragoman/translate"
 	"github.com/dragoman-gw/dragoman/upstream"
@@ -12,7 +13,10 @@ import (
 
 // spoolInMemory is how much of a spooled upload stays in memory; the rest
 // goes to a temporary file, so memory does not grow with the file.
-const spoolInMemory = 16 << 20
+// A request body held whole already counts against the front's memory
+// budget (--memory-budget); a second in-memory copy of it here would not,
+// so only small uploads stay in memory.
+const spoolInMemory = 1 << 20
 
 // createSpooled sends content that travels as base64 inside JSON (InfoLobby,
 // EspoCRM). Such a body has no streaming form an upstream reads as it
@@ -62,7 +66,8 @@ type spooled struct {
 }
 
 func (s *Store) spool(r io.Reader) (*spooled, error) {
-	head, err := io.ReadAll(io.LimitReader(r, spoolInMemory+1))
+	head := make([]byte, 0, 64<<10)
+	head, err := readUpTo(head, r, spoolInMemory+1)
 	if err != nil {
 		return nil, err
 	}
@@ -160,4 +165,23 @@ func (s *Store) createInChunks(ctx context.Context, na upstream.NewAttachment, s
 		return upstream.Attachment{}, err
 	}
 	return st, nil
+}
+
+// readUpTo appends at most n bytes of r to buf, growing it as ReadAll
+// would but never past n.
+func readUpTo(buf []byte, r io.Reader, n int) ([]byte, error) {
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(cap(buf), n-len(buf)))
+		}
+		m, err := r.Read(buf[len(buf):min(cap(buf), n)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
 }
