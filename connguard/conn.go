@@ -2,6 +2,7 @@ package connguard
 
 import (
 	"bytes"
+	"io"
 	"net"
 	"net/netip"
 	"sync"
@@ -155,6 +156,42 @@ func (c *conn) Write(p []byte) (int, error) {
 	}
 	return c.Conn.Write(p)
 }
+
+// readFromPiece is how much one ReadFrom hands the kernel under one idle
+// deadline.
+const readFromPiece = 4 << 20
+
+// ReadFrom keeps the socket's own ReadFrom reachable through the guard, so
+// that a file's bytes go to the client by sendfile or splice as they would
+// without it (the copy through user space cost three quarters of a 1 GiB
+// download's speed). The bytes move in pieces, each under the idle
+// deadline a Write would get.
+func (c *conn) ReadFrom(r io.Reader) (int64, error) {
+	rf, ok := c.Conn.(io.ReaderFrom)
+	if !ok {
+		return io.Copy(writerOnly{c}, r)
+	}
+	var total int64
+	for {
+		c.mu.Lock()
+		deadline := c.writeCap
+		if c.bodyIdle > 0 {
+			deadline = earliest(deadline, time.Now().Add(c.bodyIdle))
+		}
+		c.mu.Unlock()
+		if err := c.Conn.SetWriteDeadline(deadline); err != nil {
+			return total, err
+		}
+		n, err := rf.ReadFrom(&io.LimitedReader{R: r, N: readFromPiece})
+		total += n
+		if err != nil || n < readFromPiece {
+			return total, err
+		}
+	}
+}
+
+// writerOnly hides a writer's ReadFrom, so io.Copy does not call it back.
+type writerOnly struct{ io.Writer }
 
 // earliest is the sooner of two deadlines, zero meaning none.
 func earliest(a, b time.Time) time.Time {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -119,27 +117,4 @@ func TestMemoryBudget(t *testing.T) {
 			t.Errorf("RSS %d MiB 10 s after the burst, want it back under 40 MiB", rss>>20)
 		}
 	})
-}
-
-// vmRSS is the gateway process's resident set now.
-func vmRSS(t testing.TB, gw *gateway) int64 {
-	t.Helper()
-	gw.mu.Lock()
-	pid := gw.cmd.Process.Pid
-	gw.mu.Unlock()
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatalf("read the gateway's status: %v", err)
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				t.Fatalf("VmRSS %q: %v", v, err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmRSS in /proc/PID/status")
-	return 0
 }

@@ -16,7 +16,6 @@ import (
 	"reflect"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -998,29 +997,6 @@ func umSameSHAIn(t *testing.T, bc mxClients, collection, record, folder, name st
 	if n != size || hex.EncodeToString(got.Sum(nil)) != want {
 		t.Errorf("the upstream holds %q as %d bytes with sha256 %x, want %d bytes with sha256 %s", name, n, got.Sum(nil), size, want)
 	}
-}
-
-// peakRSS is the gateway process's peak resident set (VmHWM), in bytes.
-func peakRSS(t *testing.T, gw *gateway) int64 {
-	t.Helper()
-	gw.mu.Lock()
-	pid := gw.cmd.Process.Pid
-	gw.mu.Unlock()
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatalf("read the gateway's status: %v", err)
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				t.Fatalf("VmHWM %q: %v", v, err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatalf("no VmHWM in /proc/%d/status", pid)
-	return 0
 }
 
 // umEspoID is the id of an EspoCRM answer that must have succeeded.
