@@ -110,15 +110,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			}
 		}()
 	}
-feed:
-	for _, rec := range records {
-		select {
-		case recs <- rec:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(recs)
+	feed(ctx, recs, records)
 	planners.Wait()
 	close(jobs)
 	copiers.Wait()

@@ -118,15 +118,7 @@ func Reconcile(ctx context.Context, o ReconcileOptions) (ReconcileSummary, error
 			}
 		}()
 	}
-feed:
-	for _, rec := range records {
-		select {
-		case recs <- rec:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(recs)
+	feed(ctx, recs, records)
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return sum, fmt.Errorf("reconcile interrupted: %w", err)

@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -38,4 +39,17 @@ func ParseRecords(r io.Reader) ([]upstream.RecordRef, error) {
 		return nil, fmt.Errorf("read records: %w", err)
 	}
 	return refs, nil
+}
+
+// feed sends records to the workers reading recs until they are all sent
+// or ctx ends, then closes recs.
+func feed(ctx context.Context, recs chan<- upstream.RecordRef, records []upstream.RecordRef) {
+	defer close(recs)
+	for _, rec := range records {
+		select {
+		case recs <- rec:
+		case <-ctx.Done():
+			return
+		}
+	}
 }

@@ -90,26 +90,21 @@ func (m *recordIDs) add(rec upstream.RecordRef, upID string) error {
 }
 
 // toUpstream is rec as the upstream names it.
-func (m *recordIDs) toUpstream(rec upstream.RecordRef) upstream.RecordRef {
-	if m.n.Load() == 0 || rec.ID == "" {
-		return rec
-	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	if id, ok := m.up[recordMapKey(rec.Collection, rec.ID)]; ok {
-		rec.ID = id
-	}
-	return rec
-}
+func (m *recordIDs) toUpstream(rec upstream.RecordRef) upstream.RecordRef { return m.lookup(m.up, rec) }
 
 // fromUpstream is the upstream's rec as the gateway names it.
 func (m *recordIDs) fromUpstream(rec upstream.RecordRef) upstream.RecordRef {
+	return m.lookup(m.gw, rec)
+}
+
+// lookup renames rec's id through one direction of the map.
+func (m *recordIDs) lookup(ids map[string]string, rec upstream.RecordRef) upstream.RecordRef {
 	if m.n.Load() == 0 || rec.ID == "" {
 		return rec
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	if id, ok := m.gw[recordMapKey(rec.Collection, rec.ID)]; ok {
+	if id, ok := ids[recordMapKey(rec.Collection, rec.ID)]; ok {
 		rec.ID = id
 	}
 	return rec
