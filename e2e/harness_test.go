@@ -147,6 +147,12 @@ func (gw *gateway) launch() error {
 	cmd.Stdout, cmd.Stderr = gw.out, gw.out
 	cmd.WaitDelay = 2 * time.Second
 	fmt.Fprintf(gw.out, "--- dragoman %s\n", strings.Join(args, " "))
+	return gw.run(cmd)
+}
+
+// run starts cmd as the gateway's process, and notes its exit in the
+// output when it ends.
+func (gw *gateway) run(cmd *exec.Cmd) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", binary, err)
 	}

@@ -112,18 +112,9 @@ func startGatewayCustom(t testing.TB, nofile int, prepare func(data string), arg
 	cmd.Stdout, cmd.Stderr = gw.out, gw.out
 	cmd.WaitDelay = 2 * time.Second
 	fmt.Fprintf(gw.out, "--- (nofile %d) dragoman %s\n", nofile, strings.Join(full, " "))
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", binary, err)
+	if err := gw.run(cmd); err != nil {
+		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		err := cmd.Wait()
-		fmt.Fprintf(gw.out, "--- exited: %v\n", err)
-		close(done)
-	}()
-	gw.mu.Lock()
-	gw.cmd, gw.done = cmd, done
-	gw.mu.Unlock()
 	if err := gw.waitHealthy(); err != nil {
 		t.Fatalf("start gateway: %v", err)
 	}
