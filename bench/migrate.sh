@@ -13,13 +13,17 @@
 #     Nimblex, with the migrator's peak RSS (VmHWM, polled while it runs);
 #     the issue asks for >= 70% of the direct upload and < 64 MiB;
 #   - migrate small: SMALL_RECORDS x 1000 files of SMALL_SIZE, A -> B, in
-#     files/s (the issue asks for >= 500/s for 10,000).
+#     files/s (the issue asks for >= 500/s for 10,000): the hard shape,
+#     since Nimblex describes a file only in its record's listing;
+#   - migrate spread: SPREAD_RECORDS x 10 files of SMALL_SIZE, the shape of
+#     most record systems, where a listing is short.
 # Everything it started is stopped on exit, by pid.
 set -euo pipefail
 
 BIG=${BIG:-1GiB}
 SMALL_RECORDS=${SMALL_RECORDS:-10} # x 1000 files
 SMALL_SIZE=${SMALL_SIZE:-1KiB}
+SPREAD_RECORDS=${SPREAD_RECORDS:-1000} # x 10 files
 PARALLEL=${PARALLEL:-8}
 
 cd "$(dirname "$0")/.."
@@ -108,10 +112,21 @@ log "migrate the small files A -> B"
 read -r small_secs small_peak small_copied < <(migrate "$RUN/small.records")
 small_rate=$(awk -v n="$small_copied" -v s="$small_secs" 'BEGIN { printf "%d", n / s }')
 
+log "seeding $SPREAD_RECORDS x 10 files of $SMALL_SIZE on A"
+: >"$RUN/spread.records"
+for r in $(seq "$SPREAD_RECORDS"); do
+	"$LOAD" seed -url "${URLS[a]}" -key "$KA" -collection spread -record "r$r" -n 10 -size "$SMALL_SIZE" >/dev/null
+	printf 'spread/r%s\n' "$r" >>"$RUN/spread.records"
+done
+log "migrate the spread files A -> B"
+read -r spread_secs spread_peak spread_copied < <(migrate "$RUN/spread.records")
+spread_rate=$(awk -v n="$spread_copied" -v s="$spread_secs" 'BEGIN { printf "%d", n / s }')
+
 cat <<TABLE
 | migration ($(date -u +%F), $(git rev-parse --short HEAD)) | result | migrator peak RSS |
 |---|---|---|
 | direct upload of $BIG to B (reference) | $direct_mbps MB/s | - |
 | migrate $BIG A -> B (nimblex, --parallel $PARALLEL) | $big_mbps MB/s ($(awk -v a="$big_mbps" -v b="$direct_mbps" 'BEGIN { printf "%d", 100 * a / b }')% of direct) | $((big_peak / 1024)) MiB |
-| migrate $small_copied files of $SMALL_SIZE A -> B | $small_rate files/s | $((small_peak / 1024)) MiB |
+| migrate $small_copied files of $SMALL_SIZE A -> B, 1000 a record | $small_rate files/s | $((small_peak / 1024)) MiB |
+| migrate $spread_copied files of $SMALL_SIZE A -> B, 10 a record | $spread_rate files/s | $((spread_peak / 1024)) MiB |
 TABLE

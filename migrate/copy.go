@@ -89,7 +89,7 @@ func (m *migration) copyOnce(ctx context.Context, j job) (upstream.Attachment, s
 		return d, "", nil
 	}
 	var content upstream.Content
-	err := m.Retry.do(ctx, func() (err error) { _, content, err = m.From.Open(ctx, a.ID); return err })
+	err := m.Retry.do(ctx, func() (err error) { _, content, err = openListed(ctx, m.From, a); return err })
 	if err != nil {
 		return upstream.Attachment{}, "", fmt.Errorf("read at the source: %w", err)
 	}
@@ -138,7 +138,7 @@ func (m *migration) check(ctx context.Context, j job, d upstream.Attachment, src
 		m.t.mismatched(j.rs.rec, a.Name, fmt.Sprintf("the source's bytes have sha256 %s, its metadata says %s", srcSum, a.SHA256))
 		return
 	}
-	dstSum, err := m.sumOf(ctx, m.To, d.ID)
+	dstSum, err := m.sumOf(ctx, m.To, d)
 	if err != nil {
 		m.drop(ctx, d)
 		m.t.failed(j.rs.rec, a.Name, fmt.Errorf("read back from the destination: %w", err))
@@ -167,10 +167,10 @@ func (m *migration) drop(ctx context.Context, d upstream.Attachment) {
 }
 
 // sumOf reads a file of s whole and returns its sha256.
-func (m *migration) sumOf(ctx context.Context, s upstream.Store, id string) (string, error) {
+func (m *migration) sumOf(ctx context.Context, s upstream.Store, a upstream.Attachment) (string, error) {
 	var sum string
 	err := m.Retry.do(ctx, func() error {
-		_, c, err := s.Open(ctx, id)
+		_, c, err := openListed(ctx, s, a)
 		if err != nil {
 			return err
 		}
@@ -184,6 +184,15 @@ func (m *migration) sumOf(ctx context.Context, s upstream.Store, id string) (str
 		return nil
 	})
 	return sum, err
+}
+
+// openListed opens a, which the migration has just listed or created,
+// without the look-up that costs some stores a listing of its record.
+func openListed(ctx context.Context, s upstream.Store, a upstream.Attachment) (upstream.Attachment, upstream.Content, error) {
+	if lo, ok := s.(upstream.ListedOpener); ok {
+		return lo.OpenListed(ctx, a)
+	}
+	return s.Open(ctx, a.ID)
 }
 
 // hashingReader hashes and counts what the destination reads.

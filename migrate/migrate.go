@@ -252,7 +252,7 @@ func (m *migration) already(ctx context.Context, rs *recordState, a upstream.Att
 			continue
 		}
 		if srcSum == "" {
-			sum, err := m.sumOf(ctx, m.From, a.ID)
+			sum, err := m.sumOf(ctx, m.From, a)
 			if err != nil {
 				return false, fmt.Errorf("read at the source: %w", err)
 			}
@@ -260,7 +260,7 @@ func (m *migration) already(ctx context.Context, rs *recordState, a upstream.Att
 		}
 		dstSum := d.SHA256
 		if dstSum == "" {
-			sum, err := m.sumOf(ctx, m.To, d.ID)
+			sum, err := m.sumOf(ctx, m.To, d)
 			if err != nil {
 				return false, fmt.Errorf("read at the destination: %w", err)
 			}

@@ -201,12 +201,12 @@ func (m *migration) differences(ctx context.Context, a, b upstream.Attachment) (
 		sa, sb := a.SHA256, b.SHA256
 		var err error
 		if sa == "" {
-			if sa, err = m.sumOf(ctx, m.From, a.ID); err != nil {
+			if sa, err = m.sumOf(ctx, m.From, a); err != nil {
 				return nil, fmt.Errorf("read a: %w", err)
 			}
 		}
 		if sb == "" {
-			if sb, err = m.sumOf(ctx, m.To, b.ID); err != nil {
+			if sb, err = m.sumOf(ctx, m.To, b); err != nil {
 				return nil, fmt.Errorf("read b: %w", err)
 			}
 		}

@@ -99,6 +99,18 @@ type UnlinkedExpirer interface {
 	ExpireUnlinked(ctx context.Context, cutoff time.Time) (int, error)
 }
 
+// ListedOpener is a store that can open an attachment its caller has just
+// read from a listing or a create without looking it up again. Where a
+// store can describe one file only by listing its whole record (four of
+// the five dialects as upstreams), Open costs a listing; a migration that
+// has the listing already need not pay it per file.
+type ListedOpener interface {
+	// OpenListed is Open of a.ID. It may answer with a's metadata as
+	// given instead of reading it again (but for the size, which is what
+	// the bytes are).
+	OpenListed(ctx context.Context, a Attachment) (Attachment, Content, error)
+}
+
 // RecordLister is a store that can list the records of a collection
 // (EspoCRM's GET /{Entity}).
 type RecordLister interface {

@@ -31,6 +31,14 @@ func (s *Store) Stat(ctx context.Context, id string) (upstream.Attachment, error
 	return a, nil
 }
 
+var _ upstream.ListedOpener = (*Store)(nil)
+
+// OpenListed implements upstream.ListedOpener. Open reads one row, no
+// listing, so there is nothing to save: it is Open.
+func (s *Store) OpenListed(ctx context.Context, a upstream.Attachment) (upstream.Attachment, upstream.Content, error) {
+	return s.Open(ctx, a.ID)
+}
+
 // Open implements upstream.Store. The content is an *os.File, so copying it
 // to a network connection can use sendfile.
 func (s *Store) Open(ctx context.Context, id string) (upstream.Attachment, upstream.Content, error) {

@@ -55,6 +55,17 @@ func (s *Store) joinKnown(rec upstream.RecordRef, rs []translate.Remote) ([]upst
 // call that names files without describing them (link attributes) is
 // completed, when full is set, with the dialect's stat call per file.
 func (s *Store) listRemote(ctx context.Context, rec upstream.RecordRef, full bool) ([]translate.Remote, error) {
+	// Without a stat call a listing cannot be completed: full or not, it
+	// is the same listing, and shared as one.
+	full = full && s.sp.Can(translate.CapStat).Direct
+	key := listingKey{collection: rec.Collection, id: rec.ID, full: full}
+	return s.lists.share(ctx, key, func(ctx context.Context) ([]translate.Remote, error) {
+		return s.listRemoteNow(ctx, rec, full)
+	})
+}
+
+// listRemoteNow is listRemote's call, shared by the callers of the moment.
+func (s *Store) listRemoteNow(ctx context.Context, rec upstream.RecordRef, full bool) ([]translate.Remote, error) {
 	t := &translate.Target{Record: rec, Size: -1}
 	rt, ok := s.sp.Find(translate.OpList, t)
 	if !ok {

@@ -19,6 +19,27 @@ func (s *Store) Open(ctx context.Context, id string) (upstream.Attachment, upstr
 	if err != nil {
 		return upstream.Attachment{}, nil, err
 	}
+	return s.openAt(ctx, att, r)
+}
+
+var _ upstream.ListedOpener = (*Store)(nil)
+
+// OpenListed is Open without the look-up: where the dialect has no call
+// that describes one file, that look-up lists the file's whole record.
+func (s *Store) OpenListed(ctx context.Context, a upstream.Attachment) (upstream.Attachment, upstream.Content, error) {
+	r, err := s.ids.lookup(a.ID)
+	if err != nil {
+		return upstream.Attachment{}, nil, err
+	}
+	if r.Held != nil {
+		return s.Open(ctx, a.ID)
+	}
+	return s.openAt(ctx, a, r)
+}
+
+// openAt opens the bytes of att, whose upstream address is r.
+func (s *Store) openAt(ctx context.Context, att upstream.Attachment, r ref) (upstream.Attachment, upstream.Content, error) {
+	id := att.ID
 	if !att.HasContent {
 		return upstream.Attachment{}, nil, upstream.Errorf(upstream.KindNotFound, "attachment has no content yet")
 	}

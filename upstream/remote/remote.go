@@ -47,6 +47,8 @@ type Store struct {
 	heldDir   string
 	heldTTL   time.Duration
 	heldLocks heldLocks
+	// lists shares a record's listing among the callers of the moment.
+	lists listings
 }
 
 var _ upstream.Store = (*Store)(nil)

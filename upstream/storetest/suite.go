@@ -76,6 +76,7 @@ func Run(t *testing.T, newStore func(t *testing.T) upstream.Store, opts Options)
 		{"AppendMoved", testAppendMoved},
 		{"ExpireUnlinked", testExpireUnlinked},
 		{"ReadRecord", testReadRecord},
+		{"OpenListed", testOpenListed},
 	}
 	var skipped []string
 	ran := map[string]bool{} // -run may select some cases only
