@@ -51,6 +51,15 @@ func TestEspoCRMLists(t *testing.T) {
 	if all.Total != 3 || len(all.List) != 3 {
 		t.Fatalf("Document list: total %d, %d items, want 3 and 3", all.Total, len(all.List))
 	}
+	listed := map[any]bool{}
+	for _, d := range all.List {
+		listed[d["id"]] = true
+	}
+	for _, id := range docIDs {
+		if !listed[id] {
+			t.Errorf("Document list %v does not list %s by its id", all.List, id)
+		}
+	}
 	p := get("Document", url.Values{"maxSize": {"1"}, "offset": {"1"}}, http.StatusOK)
 	if p.Total != 3 || len(p.List) != 1 || p.List[0]["id"] != all.List[1]["id"] {
 		t.Errorf("Document page maxSize=1 offset=1: %+v, want the second of %d", p, all.Total)

@@ -135,6 +135,20 @@ var getters = func() map[string]getter {
 	for name, field := range attachmentStrings {
 		g[name] = attString(name, field)
 	}
+	// A record in scope with no attachment ($records[shape]) is named by
+	// its own ref, not the request's: a listing's records are many.
+	for name, part := range map[string]func(r upstream.RecordRef) string{
+		"record.collection": func(r upstream.RecordRef) string { return r.Collection },
+		"record.id":         func(r upstream.RecordRef) string { return r.ID },
+	} {
+		fromAtt := g[name]
+		g[name] = func(e *env) value {
+			if e.att == nil && e.rec != nil && e.rec.Ref.ID != "" {
+				return strValue(part(e.rec.Ref))
+			}
+			return fromAtt(e)
+		}
+	}
 	for name, get := range otherGetters {
 		g[name] = get
 	}

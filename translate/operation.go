@@ -215,10 +215,10 @@ var capabilityWays = []struct {
 			return r.op.Op == OpRecordUpdate && ((makesRecordID(r) && hasOp(OpRecordUpdate)(d)) || (!r.spec.RequireRecord && !makesRecordID(r)))
 		})
 	}, gateway: func(d *compiledDialect) bool { return !hasOp(OpRecordUpdate)(d) }},
-	// No remote store lists an upstream's records yet, whatever routes
-	// its dialect has: the gateway cannot know a legacy system's records
-	// from its own, and reading a record list back is still to be built.
-	{cap: CapRecordList, direct: func(*compiledDialect) bool { return false }},
+	// No remote store lists an upstream's records with its dialect's
+	// routes (EspoCRM's GET /{Entity} pages are not read back): the
+	// gateway lists the records it knows, each read from the upstream.
+	{cap: CapRecordList, direct: func(*compiledDialect) bool { return false }, gateway: always},
 	// capLink is no capability of its own, only a way to download.
 	{cap: capLink, direct: hasOp(OpLink)},
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"time"
+
+	"github.com/tidwall/gjson"
 )
 
 // Store is the canonical attachment store behind the gateway: the bundled
@@ -128,6 +130,25 @@ type RecordQuery struct {
 	// Equals keeps the records whose data has each key with a value that
 	// is, or whose JSON text is, the one given.
 	Equals map[string]string
+}
+
+// Matches reports whether a record's data has every key of q.Equals with
+// that value: a JSON string's text, or any other value's JSON text.
+func (q RecordQuery) Matches(r Record) bool {
+	for k, want := range q.Equals {
+		v := gjson.GetBytes(r.Data, gjson.Escape(k))
+		if !v.Exists() {
+			return false
+		}
+		got := v.Raw
+		if v.Type == gjson.String {
+			got = v.Str
+		}
+		if got != want {
+			return false
+		}
+	}
+	return true
 }
 
 // RecordEntry is one record of a listing, with its attachments.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/tidwall/gjson"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/dragoman-gw/dragoman/upstream"
@@ -34,7 +33,7 @@ func (s *Store) ListRecords(ctx context.Context, collection string, q upstream.R
 			}
 			ref := upstream.RecordRef{Collection: collection, ID: string(k[len(prefix):])}
 			r, ok, err := m.record(ref)
-			if err != nil || !ok || !matches(r, q.Equals) {
+			if err != nil || !ok || !q.Matches(r) {
 				if err != nil {
 					return err
 				}
@@ -56,23 +55,4 @@ func (s *Store) ListRecords(ctx context.Context, collection string, q upstream.R
 		return nil, 0, classify(err, fmt.Sprintf("list records of %s", collection))
 	}
 	return out, total, nil
-}
-
-// matches reports whether a record's data has every key of equals with
-// that value: a JSON string's text, or any other value's JSON text.
-func matches(r upstream.Record, equals map[string]string) bool {
-	for k, want := range equals {
-		v := gjson.GetBytes(r.Data, gjson.Escape(k))
-		if !v.Exists() {
-			return false
-		}
-		got := v.Raw
-		if v.Type == gjson.String {
-			got = v.Str
-		}
-		if got != want {
-			return false
-		}
-	}
-	return true
 }

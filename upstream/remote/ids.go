@@ -199,10 +199,14 @@ func openIDMap(path string) (*idMap, error) {
 		return nil, fmt.Errorf("open id map %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketByKey, bucketByID, bucketHeld, bucketRecords} {
+		older := tx.Bucket(bucketSeen) == nil
+		for _, b := range [][]byte{bucketByKey, bucketByID, bucketHeld, bucketRecords, bucketSeen} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
+		}
+		if older {
+			return backfillSeen(tx)
 		}
 		return nil
 	})
@@ -256,6 +260,9 @@ func (m *idMap) ids(refs []ref) ([]string, error) {
 	}
 	out := make([]string, len(refs))
 	err := m.write(func(tx *bolt.Tx) error {
+		if err := seeRecordsIn(tx, refs...); err != nil {
+			return err
+		}
 		byKey, byID := tx.Bucket(bucketByKey), tx.Bucket(bucketByID)
 		for i, r := range refs {
 			if id := byKey.Get(r.key()); id != nil {
@@ -366,6 +373,9 @@ func (m *idMap) fresh(r ref) (string, error) {
 	r.Created = true
 	var id string
 	err := m.write(func(tx *bolt.Tx) error {
+		if err := seeRecordsIn(tx, r); err != nil {
+			return err
+		}
 		byKey, byID := tx.Bucket(bucketByKey), tx.Bucket(bucketByID)
 		if old := byKey.Get(r.key()); old != nil {
 			if prev, ok := getRef(byID, old); ok && r.NativeID != "" && !prev.Created && !prev.Deleted {

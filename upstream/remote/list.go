@@ -28,6 +28,9 @@ func (s *Store) List(ctx context.Context, rec upstream.RecordRef) ([]upstream.At
 	if err != nil {
 		return nil, err
 	}
+	if err := s.ids.noteRecord(rec); err != nil {
+		return nil, err
+	}
 	return s.join(rec, rs, held, lr)
 }
 
@@ -148,7 +151,7 @@ func (s *Store) GetRecord(ctx context.Context, rec upstream.RecordRef) (upstream
 		if err != nil {
 			return upstream.Record{}, err
 		}
-		return upstream.Record{Ref: rec, Data: p.Data}, nil
+		return upstream.Record{Ref: rec, Data: p.Data}, s.ids.noteRecord(rec)
 	}
 	if _, err := s.listRemote(ctx, rec, false); err != nil {
 		if upstream.IsKind(err, upstream.KindNotFound) && len(s.heldIn(rec)) > 0 {
@@ -156,7 +159,7 @@ func (s *Store) GetRecord(ctx context.Context, rec upstream.RecordRef) (upstream
 		}
 		return upstream.Record{}, err
 	}
-	return upstream.Record{Ref: rec}, nil
+	return upstream.Record{Ref: rec}, s.ids.noteRecord(rec)
 }
 
 // Stat finds an attachment: through the dialect's stat call where it has

@@ -79,6 +79,9 @@ func (m *idMap) putLocalRecord(rec upstream.RecordRef, patch map[string]json.Raw
 	added := false
 	err := m.write(func(tx *bolt.Tx) error {
 		lr, added = localRecord{}, false
+		if err := seeRecordsIn(tx, ref{Record: rec}); err != nil {
+			return err
+		}
 		b := tx.Bucket(bucketRecords)
 		if v := b.Get(recordKey(rec)); v != nil {
 			if err := json.Unmarshal(v, &lr); err != nil {

@@ -106,6 +106,9 @@ func (s *Store) UpdateRecord(ctx context.Context, rec upstream.RecordRef, u upst
 			return upstream.Record{}, err
 		}
 	}
+	if err := s.ids.noteRecord(rec); err != nil {
+		return upstream.Record{}, err
+	}
 	return upstream.Record{Ref: rec, Data: data}, nil
 }
 

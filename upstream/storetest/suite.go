@@ -77,6 +77,7 @@ func Run(t *testing.T, newStore func(t *testing.T) upstream.Store, opts Options)
 		{"ExpireUnlinked", testExpireUnlinked},
 		{"ReadRecord", testReadRecord},
 		{"OpenListed", testOpenListed},
+		{"ListRecords", testListRecords},
 	}
 	var skipped []string
 	ran := map[string]bool{} // -run may select some cases only
