@@ -76,3 +76,37 @@ func fetchTL(t *testing.T, c tl, table, record, id string) (int, string) {
 	st, _, b := fetchLink(t, c.link(t, table, record, id))
 	return st, string(b)
 }
+
+// TestSameNameUploadReplacesOne: of two files of one name, a Nimblex
+// upload by that name replaces the one the name reaches, the newest, and
+// leaves the older, which Nimblex shows under its tagged name.
+func TestSameNameUploadReplacesOne(t *testing.T) {
+	t.Parallel()
+	gw := startGateway(t)
+	key := gw.key(t, "client")
+	c := mxClients{tl{gw, key}, espo{gw, key}, il{gw, key}, nx{gw, key}, mp{gw, key}}
+	const table, record = "Contract", "dup-2"
+	for _, body := range []string{"first copy", "second copy"} {
+		if st, h, b := c.tl.post(t, table, record, c.tl.auth(), filePart("dup.pdf", "application/pdf", []byte(body))); st != http.StatusCreated {
+			t.Fatalf("TransactionLink upload: %d (%s) %s", st, h.Get("Content-Type"), snippet(b))
+		}
+	}
+	c.nx.upload(t, table, record, "", "dup.pdf", []byte("third copy"), "application/pdf")
+
+	left := c.tl.list(t, table, record)
+	var bodies []string
+	for _, a := range left {
+		_, body := fetchTL(t, c.tl, table, record, a.ID)
+		bodies = append(bodies, body)
+	}
+	slices.Sort(bodies)
+	if want := []string{"first copy", "third copy"}; !slices.Equal(bodies, want) {
+		t.Fatalf("after a Nimblex upload by the name TransactionLink holds %q, want %q", bodies, want)
+	}
+	if got := string(c.nx.content(t, table, record, "", "dup.pdf")); got != "third copy" {
+		t.Errorf("Nimblex dup.pdf reads %q, want the upload", got)
+	}
+	if n := len(c.nx.list(t, table, record)); n != 2 {
+		t.Errorf("Nimblex lists %d files, want the older under its tag and the upload", n)
+	}
+}

@@ -96,16 +96,17 @@ func (s *memStore) Create(ctx context.Context, na upstream.NewAttachment, conten
 	a.Created, a.Modified = memClock, memClock
 	if a.Record.ID != "" { // an empty record id: unlinked until UpdateRecord lists it
 		s.touch(a.Record)
+		replaced := ""
 		for id, m := range s.atts {
 			if m.a.Record != a.Record || m.a.Field != a.Field {
 				continue
 			}
-			if na.ReplaceSameName && m.a.Name == a.Name {
-				delete(s.atts, id) // in the same commit: readers see the old or the new
-				continue
+			if na.ReplaceSameName && m.a.Name == a.Name && (replaced == "" || m.a.Position > s.atts[replaced].a.Position) {
+				replaced = id // the last of the name, which a request by it reaches
 			}
 			a.Position = max(a.Position, m.a.Position+1)
 		}
+		delete(s.atts, replaced) // in the same commit: readers see the old or the new
 	}
 	s.atts[a.ID] = &memAttachment{a: a, content: data}
 	return cloneAttachment(a), nil

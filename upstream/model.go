@@ -84,8 +84,12 @@ type NewAttachment struct {
 	ExternalID  string
 	Owner       string
 
-	// ReplaceSameName replaces any attachment of the same record, field and
-	// name in the same commit, so readers see either the old or the new file.
+	// ReplaceSameName replaces the attachment of the same record, field and
+	// name that a request by that name reaches, the last of them in the
+	// field's order, in the same commit, so readers see either the old or
+	// the new file. Older ones of the name stay: a dialect that addresses
+	// files by name shows them under tagged names (translate/duplicates.go),
+	// and one upload must not take them all.
 	ReplaceSameName bool
 	// MaxSize caps the content; a longer stream fails with KindTooLarge and
 	// leaves nothing behind. Zero means no cap.

@@ -136,10 +136,7 @@ func (s *Store) commitNew(na upstream.NewAttachment, b blob, withContent bool, e
 			if err != nil {
 				return err
 			}
-			for _, old := range olds {
-				if old.Name != a.Name {
-					continue
-				}
+			if old, ok := lastNamed(olds, a.Name); ok {
 				hasBlob, err := m.remove(old)
 				if err != nil {
 					return err
@@ -160,6 +157,17 @@ func (s *Store) commitNew(na upstream.NewAttachment, b blob, withContent bool, e
 	}
 	s.removeBlobs(replaced)
 	return a, nil
+}
+
+// lastNamed finds the last attachment named name in a field's files, in
+// their order: the one a request by that name reaches.
+func lastNamed(files []upstream.Attachment, name string) (upstream.Attachment, bool) {
+	for i := len(files) - 1; i >= 0; i-- {
+		if files[i].Name == name {
+			return files[i], true
+		}
+	}
+	return upstream.Attachment{}, false
 }
 
 // checkNew validates the parts of a NewAttachment that become keys: the

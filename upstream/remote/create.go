@@ -249,7 +249,9 @@ func (s *Store) checkNameFree(ctx context.Context, rt *translate.Route, t *trans
 	return nil
 }
 
-// dropSameName deletes the other files of the new one's name in its field.
+// dropSameName deletes the file of the new one's name in its field that a
+// request by that name reached before it: the last other one in the
+// field's order (upstream.NewAttachment.ReplaceSameName).
 func (s *Store) dropSameName(ctx context.Context, id string) error {
 	a, r, err := s.stat(ctx, id)
 	if err != nil {
@@ -262,7 +264,7 @@ func (s *Store) dropSameName(ctx context.Context, id string) error {
 	var older []string
 	for _, o := range atts {
 		if o.ID != id && o.Field == a.Field && o.Name == a.Name {
-			older = append(older, o.ID)
+			older = []string{o.ID}
 		}
 	}
 	if len(older) == 0 {

@@ -43,4 +43,17 @@ func testReplaceSameName(t *testing.T, s upstream.Store, o Options) {
 		t.Fatalf("Create replacing a name not there: %v", err)
 	}
 	wantIDs(t, list(t, s, rec), b.ID, dup.ID, repl.ID, c.ID, other.ID)
+
+	// Of two files of one name, the one replaced is the one a request by
+	// the name reaches, the last; the older one stays.
+	na.Name = "b.txt"
+	b2, err := s.Create(ctx, na, bytes.NewReader([]byte("b at last")))
+	if err != nil {
+		t.Fatalf("Create replacing one of two of a name: %v", err)
+	}
+	wantIDs(t, list(t, s, rec), b.ID, repl.ID, c.ID, b2.ID, other.ID)
+	gone(t, s, dup.ID)
+	if got := read(t, s, b.ID); string(got) != "b" {
+		t.Fatalf("the older file of the name: content %q, want %q", got, "b")
+	}
 }
