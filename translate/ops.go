@@ -348,10 +348,12 @@ func (r *compiledRoute) fillMeta(na *upstream.NewAttachment, b *bound) {
 func loadRecord(ctx context.Context, store upstream.Store, ref upstream.RecordRef) (*result, error) {
 	if rr, ok := store.(upstream.RecordReader); ok {
 		rec, files, err := rr.ReadRecord(ctx, ref)
-		if err != nil {
+		if err == nil {
+			return &result{rec: &rec, files: files}, nil
+		}
+		if !upstream.IsKind(err, upstream.KindUnsupported) {
 			return nil, err
 		}
-		return &result{rec: &rec, files: files}, nil
 	}
 	rec, err := store.GetRecord(ctx, ref)
 	if err != nil {

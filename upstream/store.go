@@ -86,7 +86,9 @@ type Appender interface {
 
 // RecordReader is a store that reads a record and its attachments in one
 // consistent read: a record answer then never pairs data from before an
-// update with files from after it, and costs one read, not two.
+// update with files from after it, and costs one read, not two. A store
+// that can do so for some records only answers the others with
+// KindUnsupported, and its caller reads them with GetRecord and List.
 type RecordReader interface {
 	// ReadRecord is GetRecord and List of the same record, as of one
 	// moment.

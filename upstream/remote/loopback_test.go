@@ -37,13 +37,14 @@ func TestConformanceThroughEachDialect(t *testing.T) {
 }
 
 // conformance says, per upstream dialect, where the suite writes and which
-// cases it skips, each for what the dialect cannot hold at all. No remote
-// store reads a record and its files as of one moment (ReadRecord): they
-// are two upstream calls.
+// cases it skips, each for what the dialect cannot hold at all. A record
+// and its files are read as of one moment (ReadRecord) only where one
+// record call answers both (EspoCRM, InfoLobby); elsewhere they are two
+// reads.
 var conformance = map[string]storetest.Options{
-	"espocrm": {Skips: []string{"ReadRecord"}},
+	"espocrm": {},
 	// InfoLobby caps a file at 10 MiB (LargeStream sends 64).
-	"infolobby": {Skips: []string{"ReadRecord", "LargeStream"}},
+	"infolobby": {Skips: []string{"LargeStream"}},
 	// Nimblex addresses a file by its name: two of one name cannot be.
 	"nimblex":         {Skips: []string{"ReadRecord", "ReplaceSameName"}},
 	"transactionlink": {Skips: []string{"ReadRecord"}},
