@@ -37,6 +37,8 @@ type held struct {
 	Size     int64 `json:"size"`
 	// Placeholder: a file without content, which only metadata is kept of.
 	Placeholder bool `json:"placeholder,omitempty"`
+	// Sending: the upload is being sent upstream (sending.go).
+	Sending *sendIntent `json:"sending,omitempty"`
 }
 
 // whole reports whether all the held upload's bytes are in.
@@ -333,12 +335,25 @@ func (s *Store) heldNew(r ref) upstream.NewAttachment {
 // sendHeld creates the whole file upstream and gives it the held upload's
 // id.
 func (s *Store) sendHeld(ctx context.Context, id string, r ref, f *os.File) (upstream.Attachment, error) {
+	s.sends.Store(id, struct{}{})
+	defer s.sends.Delete(id)
+	if sent, err := s.sentBefore(ctx, id, r); err != nil || sent {
+		if err != nil {
+			return upstream.Attachment{}, err
+		}
+		return s.Stat(ctx, id)
+	}
+	if err := s.noteSending(id, r); err != nil {
+		return upstream.Attachment{}, err
+	}
 	a, err := s.Create(ctx, s.heldNew(r), io.NewSectionReader(f, 0, r.Held.Expected))
 	if err != nil {
+		s.dropSending(id)
 		return upstream.Attachment{}, err
 	}
 	if err := s.ids.adopt(id, a.ID); err != nil {
 		s.undo(a.ID)
+		s.dropSending(id)
 		return upstream.Attachment{}, err
 	}
 	// From here the upload is done whatever else fails: the answer is

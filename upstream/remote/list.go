@@ -37,6 +37,13 @@ func (s *Store) List(ctx context.Context, rec upstream.RecordRef) ([]upstream.At
 // join makes the canonical listing of a record from the upstream's
 // listing and what the gateway holds and keeps of it.
 func (s *Store) join(rec upstream.RecordRef, rs []translate.Remote, held []upstream.Attachment, lr localRecord) ([]upstream.Attachment, error) {
+	recovered, err := s.recoverSends(rec, rs)
+	if err != nil {
+		return nil, err
+	}
+	if recovered {
+		held = s.heldIn(rec)
+	}
 	atts, err := s.canonicalWith(rs, held)
 	if err != nil {
 		return nil, err

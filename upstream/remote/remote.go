@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/dragoman-gw/dragoman/translate"
@@ -49,6 +50,9 @@ type Store struct {
 	heldLocks heldLocks
 	// lists shares a record's listing among the callers of the moment.
 	lists listings
+	// sends holds the ids of the held uploads this process is sending,
+	// which no listing may take for a crash's leftovers (sending.go).
+	sends sync.Map
 }
 
 var _ upstream.Store = (*Store)(nil)
