@@ -23,6 +23,8 @@ func (s *Store) ListRecords(ctx context.Context, collection string, q upstream.R
 	}
 	var out []upstream.RecordEntry
 	total := 0
+	filtered := len(q.Equals) > 0
+	offPage := func() bool { return total <= q.Offset || (q.Limit > 0 && len(out) >= q.Limit) }
 	err := s.db.View(func(tx *bolt.Tx) error {
 		m := s.metaOf(tx)
 		prefix := []byte(collection + sep)
@@ -31,17 +33,27 @@ func (s *Store) ListRecords(ctx context.Context, collection string, q upstream.R
 			if err := ctx.Err(); err != nil {
 				return ctxError(err)
 			}
+			if !filtered {
+				// Without a filter a record off the page is only counted:
+				// its key says it is there, and nothing of it is decoded.
+				total++
+				if offPage() {
+					continue
+				}
+			}
 			ref := upstream.RecordRef{Collection: collection, ID: string(k[len(prefix):])}
 			r, ok, err := m.record(ref)
-			if err != nil || !ok || !q.Matches(r) {
-				if err != nil {
-					return err
-				}
-				continue
+			if err != nil {
+				return err
 			}
-			total++
-			if total <= q.Offset || (q.Limit > 0 && len(out) >= q.Limit) {
-				continue
+			if filtered {
+				if !ok || !q.Matches(r) {
+					continue
+				}
+				total++
+				if offPage() {
+					continue
+				}
 			}
 			files, err := m.scan(recordPrefix(ref))
 			if err != nil {
