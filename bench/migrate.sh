@@ -102,25 +102,22 @@ read -r big_secs big_peak big_copied < <(migrate "$RUN/big.records")
 big_bytes=$(sed -n 's/.*"bytes": \([0-9]*\).*/\1/p' "$RUN/report.json")
 big_mbps=$(awk -v n="$big_bytes" -v s="$big_secs" 'BEGIN { printf "%.1f", n / s / 1e6 }')
 
-log "seeding $SMALL_RECORDS x 1000 files of $SMALL_SIZE on A"
-: >"$RUN/small.records"
-for r in $(seq "$SMALL_RECORDS"); do
-	"$LOAD" seed -url "${URLS[a]}" -key "$KA" -collection small -record "r$r" -n 1000 -size "$SMALL_SIZE" >/dev/null
-	printf 'small/r%s\n' "$r" >>"$RUN/small.records"
-done
-log "migrate the small files A -> B"
-read -r small_secs small_peak small_copied < <(migrate "$RUN/small.records")
-small_rate=$(awk -v n="$small_copied" -v s="$small_secs" 'BEGIN { printf "%d", n / s }')
-
-log "seeding $SPREAD_RECORDS x 10 files of $SMALL_SIZE on A"
-: >"$RUN/spread.records"
-for r in $(seq "$SPREAD_RECORDS"); do
-	"$LOAD" seed -url "${URLS[a]}" -key "$KA" -collection spread -record "r$r" -n 10 -size "$SMALL_SIZE" >/dev/null
-	printf 'spread/r%s\n' "$r" >>"$RUN/spread.records"
-done
-log "migrate the spread files A -> B"
-read -r spread_secs spread_peak spread_copied < <(migrate "$RUN/spread.records")
-spread_rate=$(awk -v n="$spread_copied" -v s="$spread_secs" 'BEGIN { printf "%d", n / s }')
+# small COLLECTION RECORDS FILES seeds RECORDS records of FILES small files
+# each on A, migrates them A -> B, and prints "files/s peak_kib copied".
+small() {
+	local col=$1 records=$2 files=$3 r secs peak copied
+	log "seeding $records x $files files of $SMALL_SIZE on A"
+	: >"$RUN/$col.records"
+	for r in $(seq "$records"); do
+		"$LOAD" seed -url "${URLS[a]}" -key "$KA" -collection "$col" -record "r$r" -n "$files" -size "$SMALL_SIZE" >/dev/null
+		printf '%s/r%s\n' "$col" "$r" >>"$RUN/$col.records"
+	done
+	log "migrate the $col files A -> B"
+	read -r secs peak copied < <(migrate "$RUN/$col.records")
+	printf '%s %s %s\n' "$(awk -v n="$copied" -v s="$secs" 'BEGIN { printf "%d", n / s }')" "$peak" "$copied"
+}
+read -r small_rate small_peak small_copied < <(small small "$SMALL_RECORDS" 1000)
+read -r spread_rate spread_peak spread_copied < <(small spread "$SPREAD_RECORDS" 10)
 
 cat <<TABLE
 | migration ($(date -u +%F), $(git rev-parse --short HEAD)) | result | migrator peak RSS |

@@ -14,15 +14,8 @@ import (
 // each separately.
 func TestSameNameTwice(t *testing.T) {
 	t.Parallel()
-	gw := startGateway(t)
-	key := gw.key(t, "client")
-	c := mxClients{tl{gw, key}, espo{gw, key}, il{gw, key}, nx{gw, key}, mp{gw, key}}
 	const table, record = "Contract", "dup-1"
-	for _, body := range []string{"first copy", "second copy"} {
-		if st, h, b := c.tl.post(t, table, record, c.tl.auth(), filePart("dup.pdf", "application/pdf", []byte(body))); st != http.StatusCreated {
-			t.Fatalf("TransactionLink upload: %d (%s) %s", st, h.Get("Content-Type"), snippet(b))
-		}
-	}
+	gw, key, c := sameNameTwice(t, table, record)
 	if got := c.tl.list(t, table, record); len(got) != 2 || got[0].ID == got[1].ID {
 		t.Fatalf("TransactionLink lists %+v, want two files with their own ids", got)
 	}
@@ -70,6 +63,21 @@ func TestSameNameTwice(t *testing.T) {
 	}
 }
 
+// sameNameTwice starts a gateway and uploads "first copy" and then
+// "second copy" as dup.pdf to one record through TransactionLink.
+func sameNameTwice(t *testing.T, table, record string) (*gateway, string, mxClients) {
+	t.Helper()
+	gw := startGateway(t)
+	key := gw.key(t, "client")
+	c := mxClients{tl{gw, key}, espo{gw, key}, il{gw, key}, nx{gw, key}, mp{gw, key}}
+	for _, body := range []string{"first copy", "second copy"} {
+		if st, h, b := c.tl.post(t, table, record, c.tl.auth(), filePart("dup.pdf", "application/pdf", []byte(body))); st != http.StatusCreated {
+			t.Fatalf("TransactionLink upload: %d (%s) %s", st, h.Get("Content-Type"), snippet(b))
+		}
+	}
+	return gw, key, c
+}
+
 // fetchTL downloads a TransactionLink attachment through its link.
 func fetchTL(t *testing.T, c tl, table, record, id string) (int, string) {
 	t.Helper()
@@ -82,15 +90,8 @@ func fetchTL(t *testing.T, c tl, table, record, id string) (int, string) {
 // leaves the older, which Nimblex shows under its tagged name.
 func TestSameNameUploadReplacesOne(t *testing.T) {
 	t.Parallel()
-	gw := startGateway(t)
-	key := gw.key(t, "client")
-	c := mxClients{tl{gw, key}, espo{gw, key}, il{gw, key}, nx{gw, key}, mp{gw, key}}
 	const table, record = "Contract", "dup-2"
-	for _, body := range []string{"first copy", "second copy"} {
-		if st, h, b := c.tl.post(t, table, record, c.tl.auth(), filePart("dup.pdf", "application/pdf", []byte(body))); st != http.StatusCreated {
-			t.Fatalf("TransactionLink upload: %d (%s) %s", st, h.Get("Content-Type"), snippet(b))
-		}
-	}
+	_, _, c := sameNameTwice(t, table, record)
 	c.nx.upload(t, table, record, "", "dup.pdf", []byte("third copy"), "application/pdf")
 
 	left := c.tl.list(t, table, record)
