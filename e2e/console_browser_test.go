@@ -246,7 +246,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	if upstreamShown != dialects.Upstream.Name || upstreamShown != "bundled" {
 		t.Errorf("upstream shown %q, API %q", upstreamShown, dialects.Upstream.Name)
 	}
-	run("shoot dialects", chromedp.Click(css(`section[data-dialect="transactionlink"] details summary`)), shot("dialects.png"))
+	run("shoot dialects", shot("dialects.png"), chromedp.Click(css(`section[data-dialect="transactionlink"] details summary`)))
 
 	// 5. The keyboard: from the skip link, the page's first stop, Tab
 	// reaches the nav; Enter on "Traffic" opens it.
@@ -410,8 +410,43 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Errorf("a read-only key is offered %d delete buttons", n)
 	}
 	problems.check(t, "read-only key")
+	// In front of a remote upstream the dialects page shows what does not
+	// work there, and why: the API's column of the matrix.
+	remote := startGateway(t, "--upstream", "mediapocket+"+gw.base, "--upstream-token", edit)
+	rkey := remote.key(t, "ops")
+	run("remote upstream", chromedp.Navigate(remote.url("/console/")), chromedp.WaitVisible(css("#login-form")),
+		chromedp.SendKeys(css("#key"), rkey+"\r"), chromedp.WaitVisible(css(`section[data-dialect="transactionlink"] li[data-gap]`)),
+		chromedp.ScrollIntoView(css(`section[data-dialect="transactionlink"]`)), shot("matrix.png"))
+	var remoteDialects struct {
+		Upstream struct{ Name, Dialect string }
+		Dialects []struct {
+			Name string
+			Gaps []struct{ Route string }
+		}
+	}
+	consoleAPI(t, remote, rkey, "/dialects", &remoteDialects)
+	var gapsShown map[string][]string
+	evalInto(t, ctx, "gaps", `Object.fromEntries([...document.querySelectorAll("#dialect-list section[data-dialect]")].map(s =>
+		[s.dataset.dialect, [...s.querySelectorAll("li[data-gap]")].map(l => l.dataset.gap)]))`, &gapsShown)
+	if remoteDialects.Upstream.Dialect != "mediapocket" {
+		t.Errorf("remote upstream: %+v", remoteDialects.Upstream)
+	}
+	for _, d := range remoteDialects.Dialects {
+		var want []string
+		for _, g := range d.Gaps {
+			want = append(want, g.Route)
+		}
+		if strings.Join(gapsShown[d.Name], ",") != strings.Join(want, ",") {
+			t.Errorf("%s in front of mediapocket: page shows gaps %v, API %v", d.Name, gapsShown[d.Name], want)
+		}
+	}
+	if len(gapsShown["transactionlink"]) != 3 {
+		t.Errorf("transactionlink in front of mediapocket: %v, want its 3 routes that need create, download, delete", gapsShown["transactionlink"])
+	}
+	problems.check(t, "remote upstream")
+
 	entries, _ := os.ReadDir(shots)
-	if len(entries) < 7 {
+	if len(entries) < 8 {
 		t.Errorf("%d screenshots in %s", len(entries), shots)
 	}
 }
