@@ -217,8 +217,9 @@ func (c *Console) verify(token string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	msg, err1 := base64.RawURLEncoding.DecodeString(m)
-	mac, err2 := base64.RawURLEncoding.DecodeString(s)
+	// Strict: no two spellings of one token exist.
+	msg, err1 := base64.RawURLEncoding.Strict().DecodeString(m)
+	mac, err2 := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err1 != nil || err2 != nil || len(msg) < 9 || !hmac.Equal(mac, c.mac(msg)) {
 		return "", false
 	}
