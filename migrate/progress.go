@@ -16,10 +16,18 @@ type Progress struct {
 	BytesTotal, BytesDone atomic.Int64
 	Failures              atomic.Int64
 
+	// StatusFile, if set, gets the Status every second while the
+	// progress shows (the caller writes the final one); From and To name
+	// the ends in it.
+	StatusFile string
+	From, To   string
+
 	out      io.Writer
 	terminal bool
 	every    time.Duration
 	start    time.Time
+	// statusFailed is set once a status write failed (said once).
+	statusFailed bool
 }
 
 // NewProgress shows progress on out; terminal says whether out is a
@@ -42,6 +50,14 @@ func (p *Progress) Start() (stop func()) {
 		defer close(finished)
 		t := time.NewTicker(p.every)
 		defer t.Stop()
+		// Without a status file the second ticker never fires.
+		var status <-chan time.Time
+		if p.StatusFile != "" {
+			st := time.NewTicker(time.Second)
+			defer st.Stop()
+			status = st.C
+			p.writeStatus()
+		}
 		for {
 			select {
 			case <-done:
@@ -49,10 +65,21 @@ func (p *Progress) Start() (stop func()) {
 				return
 			case <-t.C:
 				p.draw(false)
+			case <-status:
+				p.writeStatus()
 			}
 		}
 	}()
 	return func() { close(done); <-finished }
+}
+
+// writeStatus writes the running status; a failure is shown once on the
+// progress's output and the migration goes on.
+func (p *Progress) writeStatus() {
+	if err := WriteStatus(p.StatusFile, p.Snapshot(StateRunning)); err != nil && !p.statusFailed {
+		p.statusFailed = true
+		fmt.Fprintf(p.out, "migrate: %v\n", err)
+	}
 }
 
 // draw writes one view of the counters.

@@ -2,6 +2,9 @@ package migrate
 
 import (
 	"bytes"
+	"errors"
+	"io"
+	"os"
 	"strings"
 	"testing"
 )
@@ -36,5 +39,36 @@ func TestSize(t *testing.T) {
 		if got := size(n); got != want {
 			t.Errorf("size(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+func TestProgressWritesItsStatus(t *testing.T) {
+	path := t.TempDir() + "/m.status"
+	p := NewProgress(io.Discard, false)
+	p.StatusFile, p.From, p.To = path, "bundled:a", "nimblex+http://b"
+	p.FilesTotal.Store(4)
+	p.FilesDone.Store(1)
+	p.BytesTotal.Store(4000)
+	p.BytesDone.Store(1000)
+	p.Failures.Store(2)
+	stop := p.Start()
+	stop()
+	st, err := ReadStatus(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != StateRunning || st.From != "bundled:a" || st.To != "nimblex+http://b" || st.FilesTotal != 4 || st.FilesDone != 1 ||
+		st.BytesTotal != 4000 || st.BytesDone != 1000 || st.Failures != 2 || st.PID != os.Getpid() || st.Started.IsZero() ||
+		st.BytesPerSecond <= 0 || st.ETASeconds <= 0 {
+		t.Errorf("status %+v", st)
+	}
+	if err := WriteStatus(path, p.Snapshot(StateDone)); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := ReadStatus(path); st.State != StateDone {
+		t.Errorf("final state %q", st.State)
+	}
+	if _, err := ReadStatus(path + ".none"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
 	}
 }

@@ -146,13 +146,20 @@ func (t *Telemetry) finish(ctx *fasthttp.RequestCtx, r *Request) {
 // logLine writes the access-log line; docs/operations.md lists its fields.
 func (t *Telemetry) logLine(ctx *fasthttp.RequestCtx, rec *Record) {
 	var buf [16]slog.Attr
-	attrs := append(buf[:0],
+	attrs := appendLogAttrs(buf[:0], rec, string(ctx.Method()), string(ctx.Path()))
+	t.log.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
+}
+
+// appendLogAttrs appends the access-log line's fields of rec, in the
+// line's order, to attrs.
+func appendLogAttrs(attrs []slog.Attr, rec *Record, method, path string) []slog.Attr {
+	attrs = append(attrs,
 		slog.String("request_id", rec.RequestID),
 		slog.String("dialect", rec.Dialect),
 		slog.String("route", rec.Route),
 		slog.String("op", rec.Op),
-		slog.String("method", string(ctx.Method())),
-		slog.String("path", string(ctx.Path())),
+		slog.String("method", method),
+		slog.String("path", path),
 		slog.Int("status", rec.Status),
 		slog.Int64("bytes_in", rec.BytesIn),
 		slog.Int64("bytes_out", rec.BytesOut),
@@ -167,7 +174,7 @@ func (t *Telemetry) logLine(ctx *fasthttp.RequestCtx, rec *Record) {
 	if rec.ErrorKind != "" {
 		attrs = append(attrs, slog.String("error", rec.ErrorKind))
 	}
-	t.log.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
+	return attrs
 }
 
 // durationMS is a duration in milliseconds, to the microsecond.

@@ -137,3 +137,26 @@ func TestRingKeepsTheNewest(t *testing.T) {
 		t.Errorf("list %+v", got)
 	}
 }
+
+func TestWriteLogLineIsTheAccessLogLine(t *testing.T) {
+	var logs bytes.Buffer
+	tel := New(Options{Metrics: true, AccessLog: slog.New(slog.NewJSONHandler(&logs, nil))})
+	rt := tel.Route("d", "r.one", "create", []int{201})
+	serve(t, tel, "line-1", func(c *fasthttp.RequestCtx) {
+		FromContext(c).SetRoute(rt)
+		FromContext(c).SetKey("alice")
+		c.SetStatusCode(201)
+	})
+	var again bytes.Buffer
+	if err := WriteLogLine(slog.NewJSONHandler(&again, nil), tel.Recent()[0]); err != nil {
+		t.Fatal(err)
+	}
+	// The times differ by the moment each was written; all else is equal.
+	strip := func(s string) string { return s[strings.Index(s, `"level"`):] }
+	if strip(again.String()) != strip(logs.String()) {
+		t.Errorf("rewritten line\n%s\nis not the access log's\n%s", again.String(), logs.String())
+	}
+	if tel.Gatherer() == nil || New(Options{}).Gatherer() != nil {
+		t.Errorf("Gatherer: want the registry with metrics on, nil off")
+	}
+}

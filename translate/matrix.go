@@ -80,26 +80,11 @@ func (c *Config) UpstreamMatrix() string {
 		row := []string{client.name}
 		for _, up := range c.dialects {
 			var missing []string
-			for _, r := range client.routes {
-				full := false
-				for _, need := range uses(r) {
-					if !up.caps[need].OK() {
-						missing = append(missing, fmt.Sprintf("%s (%s)", r.spec.Name, need))
-						full = true
-						break
-					}
-				}
-				if full {
-					continue
-				}
-				var partly []string
-				for _, need := range usesSometimes(r) {
-					if !up.caps[need].OK() {
-						partly = append(partly, string(need))
-					}
-				}
-				if len(partly) > 0 {
-					missing = append(missing, fmt.Sprintf("%s (partly: %s)", r.spec.Name, strings.Join(partly, " and ")))
+			for _, g := range routeGaps(client, up) {
+				if g.Partly {
+					missing = append(missing, fmt.Sprintf("%s (partly: %s)", g.Route, strings.Join(g.Lacks, " and ")))
+				} else {
+					missing = append(missing, fmt.Sprintf("%s (%s)", g.Route, g.Lacks[0]))
 				}
 			}
 			cell := "all work"
@@ -111,4 +96,61 @@ func (c *Config) UpstreamMatrix() string {
 		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
 	}
 	return b.String()
+}
+
+// RouteGap is a client route that does not work, or works only in part,
+// in front of an upstream dialect, and what that upstream lacks for it.
+type RouteGap struct {
+	Route string
+	// Partly is set when the route works but for the requests that need
+	// what Lacks names; otherwise Lacks is the one capability it always
+	// needs and the upstream cannot do.
+	Partly bool
+	Lacks  []string
+}
+
+// UpstreamGaps returns, for each client dialect in the order of Dialects,
+// its routes that do not fully work in front of the upstream dialect
+// named: the matrix's column for that upstream. It is false when no
+// dialect has that name.
+func (c *Config) UpstreamGaps(upstreamDialect string) (map[string][]RouteGap, bool) {
+	for _, up := range c.dialects {
+		if up.name == upstreamDialect {
+			out := map[string][]RouteGap{}
+			for _, client := range c.dialects {
+				out[client.name] = routeGaps(client, up)
+			}
+			return out, true
+		}
+	}
+	return nil, false
+}
+
+// routeGaps is one cell of the matrix: client's routes that need what up
+// cannot do, in route order.
+func routeGaps(client, up *compiledDialect) []RouteGap {
+	var out []RouteGap
+	for _, r := range client.routes {
+		full := false
+		for _, need := range uses(r) {
+			if !up.caps[need].OK() {
+				out = append(out, RouteGap{Route: r.spec.Name, Lacks: []string{string(need)}})
+				full = true
+				break
+			}
+		}
+		if full {
+			continue
+		}
+		var partly []string
+		for _, need := range usesSometimes(r) {
+			if !up.caps[need].OK() {
+				partly = append(partly, string(need))
+			}
+		}
+		if len(partly) > 0 {
+			out = append(out, RouteGap{Route: r.spec.Name, Partly: true, Lacks: partly})
+		}
+	}
+	return out
 }

@@ -57,3 +57,31 @@ func repoRoutes(t *testing.T) *Config {
 	}
 	return cfg
 }
+
+func TestUpstreamGapsIsTheMatrixColumn(t *testing.T) {
+	cfg := repoRoutes(t)
+	gaps, ok := cfg.UpstreamGaps("mediapocket")
+	if !ok {
+		t.Fatal("no mediapocket column")
+	}
+	tl := gaps["transactionlink"]
+	want := []RouteGap{{Route: "attachments.link", Lacks: []string{"download"}},
+		{Route: "attachments.create", Lacks: []string{"create"}}, {Route: "attachments.delete", Lacks: []string{"delete"}}}
+	if len(tl) != len(want) {
+		t.Fatalf("transactionlink in front of mediapocket: %+v, want %+v", tl, want)
+	}
+	for i := range want {
+		if tl[i].Route != want[i].Route || tl[i].Partly || len(tl[i].Lacks) != 1 || tl[i].Lacks[0] != want[i].Lacks[0] {
+			t.Errorf("gap %d: %+v, want %+v", i, tl[i], want[i])
+		}
+	}
+	if len(gaps) != len(cfg.Dialects()) {
+		t.Errorf("a column of %d clients, want %d", len(gaps), len(cfg.Dialects()))
+	}
+	if g, _ := cfg.UpstreamGaps("transactionlink"); len(g["transactionlink"]) != 0 {
+		t.Errorf("transactionlink in front of itself: %+v", g["transactionlink"])
+	}
+	if _, ok := cfg.UpstreamGaps("nosuch"); ok {
+		t.Errorf("a column for an unknown dialect")
+	}
+}

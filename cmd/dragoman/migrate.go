@@ -122,6 +122,7 @@ func migrateCommand(args []string, stdout, stderr io.Writer) int {
 	reportFile := fs.String("report", "", "write the JSON report to this file")
 	parallel := fs.Int("parallel", 4, "files copied at once")
 	dryRun := fs.Bool("dry-run", false, "list what would be copied and the totals, writing nothing")
+	status := fs.String("status", "", "write the progress as JSON to this file every second, for serve --migrate-status (default: the journal's path + .status)")
 	if _, code, ok := fs.parse(args); !ok {
 		return code
 	}
@@ -157,6 +158,10 @@ func migrateCommand(args []string, stdout, stderr io.Writer) int {
 		defer j.Close()
 		opts.Journal = j
 		opts.Progress = migrate.NewProgress(stderr, isTerminal(stderr))
+		opts.Progress.StatusFile, opts.Progress.From, opts.Progress.To = *status, ends.a, ends.b
+		if *status == "" {
+			opts.Progress.StatusFile = *journal + ".status"
+		}
 	}
 	// The copies stream, so the heap holds buffers and little else; a soft
 	// limit has the collector reclaim them before the heap doubles (a
@@ -174,6 +179,9 @@ func migrateCommand(args []string, stdout, stderr io.Writer) int {
 	report, runErr := migrate.Run(ctx, opts)
 	if stopProgress != nil {
 		stopProgress()
+		if err := migrate.WriteStatus(opts.Progress.StatusFile, opts.Progress.Snapshot(finalState(ctx, runErr, &report))); err != nil {
+			fmt.Fprintf(stderr, "migrate: %v\n", err)
+		}
 	}
 	if errors.Is(runErr, migrate.ErrNoRecords) {
 		fmt.Fprintf(stderr, "migrate: %v\n", runErr)
@@ -194,6 +202,17 @@ func migrateCommand(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// finalState is the state the status file is left in.
+func finalState(ctx context.Context, runErr error, r *migrate.Report) string {
+	switch {
+	case ctx.Err() != nil:
+		return migrate.StateCancelled
+	case runErr != nil || !r.OK():
+		return migrate.StateFailed
+	}
+	return migrate.StateDone
 }
 
 // writeReport writes the JSON report whole or not at all.

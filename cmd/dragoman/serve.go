@@ -74,6 +74,8 @@ type serveConfig struct {
 	corsOrigins string
 	// shutdownTimeout is the grace requests in flight get on SIGTERM.
 	shutdownTimeout time.Duration
+	// migrateStatus is the status file of a migration the console shows.
+	migrateStatus string
 }
 
 // serveFlags declares every flag of `dragoman serve` on a new flag set
@@ -120,6 +122,7 @@ func serveFlags(name string, sc *serveConfig, stdout, stderr io.Writer) *flags {
 	fs.BoolVar(&sc.metrics, "metrics", true, "keep Prometheus metrics and serve /metrics")
 	fs.StringVar(&sc.corsOrigins, "cors-origins", "", "origins browsers may call from: a comma-separated list, or * (default: CORS off)")
 	fs.DurationVar(&sc.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM or SIGINT lets requests in flight finish")
+	fs.StringVar(&sc.migrateStatus, "migrate-status", "", "the --status file of a dragoman migrate, for the console to show its progress")
 	sc.mirror.addFlags(fs.FlagSet)
 	return fs
 }
@@ -241,6 +244,7 @@ func runServer(ctx context.Context, sc serveConfig, args []string, log *slog.Log
 	}
 	s := &server{sc: sc, args: args, log: log, tel: tel, store: store, primary: primary, stop: make(chan struct{}), proxies: proxies,
 		opts: translate.Options{Store: store, Auth: keyAuth{ring}, Logger: log, Signer: signer}}
+	s.console = newConsole(s, store, sc.logFormat == "json")
 	if sc.memoryBudget > 0 {
 		// One budget across reloads: it bounds the process, not a routes file.
 		s.holdBodies = translate.HoldBodiesWithin(membudget.New(sc.memoryBudget, memoryWait))

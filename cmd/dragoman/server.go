@@ -18,6 +18,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/dragoman-gw/dragoman/connguard"
+	"github.com/dragoman-gw/dragoman/console"
 	"github.com/dragoman-gw/dragoman/telemetry"
 	"github.com/dragoman-gw/dragoman/translate"
 )
@@ -51,6 +52,8 @@ type server struct {
 	conns  connTracker
 	// serving is the handler chain the listener runs, built once.
 	serving fasthttp.RequestHandler
+	// console is served on --admin, or on the main listener without one.
+	console *console.Console
 }
 
 // mounted is one compiled routes.yaml, ready to serve.
@@ -109,6 +112,9 @@ func (s *server) build(cfg *translate.Config, cors *translate.CORS) *mounted {
 	app.Get("/readyz", readyz(s.primary))
 	if h := s.tel.MetricsHandler(); h != nil && s.sc.admin == "" {
 		app.Get("/metrics", fasthttpHandler(h))
+	}
+	if s.console != nil && s.sc.admin == "" {
+		s.console.Mount(app)
 	}
 	gw.Mount(app)
 	return &mounted{app: app, gw: gw, handler: app.Handler(), cfg: cfg}
@@ -191,6 +197,9 @@ func (s *server) startAdmin(addr string) (func(), error) {
 		return c.SendString("reloaded\n")
 	})
 	app.Get("/openapi/:file", s.serveOpenAPI)
+	if s.console != nil {
+		s.console.Mount(app)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--admin %s: %w", addr, err)
