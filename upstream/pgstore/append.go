@@ -191,4 +191,3 @@ func saveDigests(sha, md hash.Hash) ([]byte, error) {
 	out := binary.BigEndian.AppendUint32(nil, uint32(len(a)))
 	return append(append(out, a...), b...), nil
 }
-

@@ -142,4 +142,3 @@ func loosen(ctx context.Context, tx pgx.Tx, objects []string) error {
 	}
 	return nil
 }
-
