@@ -179,3 +179,14 @@ func (b *Bucket) Objects(ctx context.Context, fn func(Object) bool) error {
 		in.ContinuationToken = page.NextContinuationToken
 	}
 }
+
+// Begin starts a multipart upload of name and returns its id, leaving it
+// open: what a process killed mid-upload leaves behind (the sweeper's
+// tests make one this way).
+func (b *Bucket) Begin(ctx context.Context, name string) (string, error) {
+	mpu, err := b.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &b.bucket, Key: aws.String(b.key(name))})
+	if err != nil {
+		return "", fmt.Errorf("s3: start upload of %s: %w", name, err)
+	}
+	return aws.ToString(mpu.UploadId), nil
+}
