@@ -34,11 +34,10 @@ const (
 // Collections are trimmed and empty entries dropped; none means all.
 // Options (WithHMAC) change what kind of key is made.
 func Create(dir, name string, readOnly bool, collections []string, opts ...Option) (secret string, err error) {
-	o := collectOptions(opts)
-	if err := checkName(name); err != nil {
+	k, secret, err := New(name, readOnly, collections, opts...)
+	if err != nil {
 		return "", err
 	}
-	cols := cleanCollections(collections)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("create keys dir %s: %w", dir, err)
 	}
@@ -53,27 +52,37 @@ func Create(dir, name string, readOnly bool, collections []string, opts ...Optio
 	if err != nil {
 		return "", err
 	}
-	for _, k := range keys {
-		if k.Name == name {
+	for _, old := range keys {
+		if old.Name == name {
 			return "", fmt.Errorf("create key %q in %s: %w", name, path, ErrNameTaken)
 		}
 	}
-	secret, sum, err := o.newSecret()
-	if err != nil {
-		return "", err
-	}
-	keys = append(keys, Key{
-		HMAC:         o.hmac,
-		Name:         name,
-		ReadOnly:     readOnly,
-		Collections:  cols,
-		Created:      time.Now().UTC(),
-		SecretSHA256: hex.EncodeToString(sum[:]),
-	})
-	if err := writeFile(dir, keys); err != nil {
+	if err := writeFile(dir, append(keys, k)); err != nil {
 		return "", err
 	}
 	return secret, nil
+}
+
+// New makes a key and its secret without storing either, for a key store
+// other than keys.json (the PostgreSQL store's): the name and collections
+// are checked and cleaned as Create does.
+func New(name string, readOnly bool, collections []string, opts ...Option) (Key, string, error) {
+	o := collectOptions(opts)
+	if err := checkName(name); err != nil {
+		return Key{}, "", err
+	}
+	secret, sum, err := o.newSecret()
+	if err != nil {
+		return Key{}, "", err
+	}
+	return Key{
+		HMAC:         o.hmac,
+		Name:         name,
+		ReadOnly:     readOnly,
+		Collections:  cleanCollections(collections),
+		Created:      time.Now().UTC(),
+		SecretSHA256: hex.EncodeToString(sum[:]),
+	}, secret, nil
 }
 
 // List returns the keys in dir/keys.json in creation order. A missing file

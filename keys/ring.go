@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Ring is the server's view of the keys in a directory. It is safe for
@@ -26,6 +27,28 @@ type Ring struct {
 	cur atomic.Pointer[snapshot]
 
 	reloadMu sync.Mutex // serializes reloads
+
+	// load, when set, replaces the file: the keys come from it, reloaded
+	// at most once per refresh (see NewSourceRing).
+	load    func() ([]Key, error)
+	refresh time.Duration
+	// loadedAt is when load last ran, in Unix nanoseconds.
+	loadedAt atomic.Int64
+}
+
+// NewSourceRing is a Ring over keys kept elsewhere than keys.json (the
+// PostgreSQL store's table, shared by many gateways). The request that
+// finds the keys older than refresh loads them again, so a key created
+// or revoked anywhere counts everywhere within refresh, with no
+// goroutine. A failed load keeps the keys last loaded; the first load
+// must succeed.
+func NewSourceRing(load func() ([]Key, error), refresh time.Duration) (*Ring, error) {
+	r := &Ring{load: load, refresh: refresh}
+	r.cur.Store(&snapshot{})
+	if err := r.Reload(); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // snapshot is one version of the key file, as loaded.
@@ -59,6 +82,15 @@ func (r *Ring) Reload() error {
 
 // loadLocked reads the file and swaps in its keys. The caller holds reloadMu.
 func (r *Ring) loadLocked() error {
+	if r.load != nil {
+		r.loadedAt.Store(time.Now().UnixNano())
+		keys, err := r.load()
+		if err != nil {
+			return err
+		}
+		r.cur.Store(&snapshot{entries: entriesOf(keys)})
+		return nil
+	}
 	keys, st, err := readFile(r.path)
 	if err != nil {
 		// Keep the keys, but remember this version: do not reparse the
@@ -67,13 +99,22 @@ func (r *Ring) loadLocked() error {
 		r.cur.Store(&snapshot{stamp: st, entries: old.entries})
 		return err
 	}
-	entries := make([]entry, len(keys))
-	for i, k := range keys {
-		sum, _ := parseHash(k.SecretSHA256) // checked by readFile
-		entries[i] = entry{key: k, sum: sum}
-	}
-	r.cur.Store(&snapshot{stamp: st, entries: entries})
+	r.cur.Store(&snapshot{stamp: st, entries: entriesOf(keys)})
 	return nil
+}
+
+// entriesOf pairs each key with its parsed hash; a key whose hash does not
+// parse (readFile checks the file's) can never match.
+func entriesOf(keys []Key) []entry {
+	entries := make([]entry, 0, len(keys))
+	for _, k := range keys {
+		sum, err := parseHash(k.SecretSHA256)
+		if err != nil {
+			continue
+		}
+		entries = append(entries, entry{key: k, sum: sum})
+	}
+	return entries
 }
 
 // Authenticate returns the key whose secret is secret, as keys.json says
@@ -102,6 +143,17 @@ func (r *Ring) Authenticate(secret string) (Key, bool) {
 // reloadIfChanged stats keys.json and reloads it if it is not the version
 // last read. A stat error keeps the current keys.
 func (r *Ring) reloadIfChanged() {
+	if r.load != nil {
+		if time.Since(time.Unix(0, r.loadedAt.Load())) < r.refresh {
+			return
+		}
+		r.reloadMu.Lock()
+		defer r.reloadMu.Unlock()
+		if time.Since(time.Unix(0, r.loadedAt.Load())) >= r.refresh {
+			_ = r.loadLocked()
+		}
+		return
+	}
 	st, err := statFile(r.path)
 	if err != nil || st == r.cur.Load().stamp {
 		return

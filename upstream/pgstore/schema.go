@@ -78,7 +78,8 @@ var migrations = []string{
 	CREATE TABLE rate_buckets (
 		key text PRIMARY KEY,
 		tokens double precision NOT NULL,
-		updated timestamptz NOT NULL
+		updated timestamptz NOT NULL,
+		allowed boolean NOT NULL
 	);`,
 }
 

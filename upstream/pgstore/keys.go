@@ -1,0 +1,95 @@
+package pgstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/dragoman-gw/dragoman/keys"
+)
+
+// CreateKey stores a new key (see keys.New) and returns its secret; only
+// the secret's sha256 is stored. A name in use is keys.ErrNameTaken.
+func (s *Store) CreateKey(ctx context.Context, name string, readOnly bool, collections []string, opts ...keys.Option) (string, error) {
+	k, secret, err := keys.New(name, readOnly, collections, opts...)
+	if err != nil {
+		return "", err
+	}
+	doc, err := json.Marshal(k)
+	if err != nil {
+		return "", err
+	}
+	tag, err := s.db.Exec(ctx, `INSERT INTO api_keys (name, key) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`, name, doc)
+	if err != nil {
+		return "", fmt.Errorf("create key %q: %w", name, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return "", fmt.Errorf("create key %q: %w", name, keys.ErrNameTaken)
+	}
+	return secret, nil
+}
+
+// RevokeKey deletes a key; an unknown name is keys.ErrNoSuchKey.
+func (s *Store) RevokeKey(ctx context.Context, name string) error {
+	tag, err := s.db.Exec(ctx, `DELETE FROM api_keys WHERE name = $1`, name)
+	if err != nil {
+		return fmt.Errorf("revoke key %q: %w", name, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("revoke key %q: %w", name, keys.ErrNoSuchKey)
+	}
+	return nil
+}
+
+// Keys returns every key, in creation order.
+func (s *Store) Keys(ctx context.Context) ([]keys.Key, error) {
+	rows, err := s.db.Query(ctx, `SELECT key FROM api_keys ORDER BY key->>'created', name`)
+	if err != nil {
+		return nil, fmt.Errorf("load keys: %w", err)
+	}
+	defer rows.Close()
+	var out []keys.Key
+	for rows.Next() {
+		var doc []byte
+		if err := rows.Scan(&doc); err != nil {
+			return nil, fmt.Errorf("load keys: %w", err)
+		}
+		var k keys.Key
+		if err := json.Unmarshal(doc, &k); err != nil {
+			return nil, fmt.Errorf("load keys: decode: %w", err)
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// KeyRefresh is how soon a key created or revoked through one gateway
+// counts on the others.
+const KeyRefresh = time.Second
+
+// Ring is the server's view of the keys in the database (see
+// keys.NewSourceRing).
+func (s *Store) Ring() (*keys.Ring, error) {
+	return keys.NewSourceRing(func() ([]keys.Key, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return s.Keys(ctx)
+	}, KeyRefresh)
+}
+
+// Secret returns the 32-byte secret named name that every gateway shares
+// (the link signing secret), making it on first use: the first gateway's
+// insert wins and all read the winner.
+func (s *Store) Secret(ctx context.Context, name string) ([]byte, error) {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	if _, err := s.db.Exec(ctx, `INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`, name, b); err != nil {
+		return nil, fmt.Errorf("secret %s: %w", name, err)
+	}
+	if err := s.db.QueryRow(ctx, `SELECT value FROM settings WHERE name = $1`, name).Scan(&b); err != nil {
+		return nil, fmt.Errorf("secret %s: %w", name, err)
+	}
+	return b, nil
+}

@@ -1,0 +1,114 @@
+package pgstore_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/dragoman-gw/dragoman/keys"
+	"github.com/dragoman-gw/dragoman/upstream/pgstore"
+)
+
+// TestKeysAcrossGateways creates a key through one store and checks that
+// another on the same database (another gateway) accepts it, then that a
+// revoke through the second counts on the first within KeyRefresh.
+func TestKeysAcrossGateways(t *testing.T) {
+	b := servers.Get(t)
+	a, other := openStore(t, b), openStore(t, b)
+	ctx := context.Background()
+	ringA, err := a.Ring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ringB, err := other.Ring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := a.CreateKey(ctx, "ci", true, []string{"tables", " ", "tables"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.CreateKey(ctx, "ci", false, nil); !errors.Is(err, keys.ErrNameTaken) {
+		t.Fatalf("second key of the same name: %v, want ErrNameTaken", err)
+	}
+	if _, err := a.CreateKey(ctx, " bad", false, nil); !errors.Is(err, keys.ErrInvalidName) {
+		t.Fatalf("bad name: %v, want ErrInvalidName", err)
+	}
+	var k keys.Key
+	waitFor(t, "the new key on the other gateway", func() bool {
+		var ok bool
+		k, ok = ringB.Authenticate(secret)
+		return ok
+	})
+	if k.Name != "ci" || !k.ReadOnly || len(k.Collections) != 1 || k.Collections[0] != "tables" {
+		t.Fatalf("key %+v", k)
+	}
+	if _, ok := ringB.Authenticate(secret + "x"); ok {
+		t.Fatal("a wrong secret authenticated")
+	}
+	if _, ok := ringA.Authenticate(secret); !ok {
+		t.Fatal("the creating gateway refuses its own key")
+	}
+	if err := other.RevokeKey(ctx, "ci"); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.RevokeKey(ctx, "ci"); !errors.Is(err, keys.ErrNoSuchKey) {
+		t.Fatalf("revoke twice: %v, want ErrNoSuchKey", err)
+	}
+	waitFor(t, "the revoke on the first gateway", func() bool { _, ok := ringA.Authenticate(secret); return !ok })
+
+	s1, err := a.Secret(ctx, "link")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := other.Secret(ctx, "link")
+	if err != nil || string(s1) != string(s2) || len(s1) != 32 {
+		t.Fatalf("link secrets differ between gateways (%v)", err)
+	}
+}
+
+// waitFor polls cond for a few KeyRefresh periods.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(3 * pgstore.KeyRefresh); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not seen after %v", what, 3*pgstore.KeyRefresh)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRateLimitAcrossGateways gives two gateways one key's burst: the
+// requests they let through together are the burst, not twice it.
+func TestRateLimitAcrossGateways(t *testing.T) {
+	b := servers.Get(t)
+	a, other := openStore(t, b), openStore(t, b)
+	const burst = 6
+	la, lb := a.Limiter(0.001, burst, nil), other.Limiter(0.001, burst, nil)
+	allowed := 0
+	for i := range 2 * burst {
+		l := la
+		if i%2 == 1 {
+			l = lb
+		}
+		if l.Allow("k") {
+			allowed++
+		}
+	}
+	if allowed != burst {
+		t.Fatalf("two gateways allowed %d requests of one key, want the burst of %d", allowed, burst)
+	}
+	if !la.Allow("another key") {
+		t.Fatal("another key was limited by the first's requests")
+	}
+	// Refill: at 50 a second, a token is back within 20ms.
+	fa, fb := a.Limiter(50, 1, nil), other.Limiter(50, 1, nil)
+	if !fa.Allow("r") || fb.Allow("r") {
+		t.Fatal("burst of 1: want the first request through and the second refused")
+	}
+	time.Sleep(60 * time.Millisecond)
+	if !fb.Allow("r") {
+		t.Fatal("no token back after 60ms at 50 a second")
+	}
+}
