@@ -50,6 +50,7 @@ func runTests(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: go build ./cmd/dragoman in %s: %v\n%s", root, err, out)
 		return 1
 	}
+	defer backends.Stop() // scaleout_test.go's servers, if a test started them
 	return m.Run()
 }
 

@@ -30,6 +30,8 @@ type endpointOptions struct {
 	dataDir  string
 	timeouts remote.Timeouts
 	heldTTL  time.Duration
+	// blobs and s3Endpoint place the bytes of a postgres:// store.
+	blobs, s3Endpoint string
 }
 
 // openEndpoint opens the store an endpoint names: "bundled" (the store in
@@ -38,6 +40,9 @@ type endpointOptions struct {
 // serve's --upstream and --mirror and migrate's --from and --to all name
 // stores this way.
 func openEndpoint(spec string, cfg *translate.Config, o endpointOptions) (pinger, error) {
+	if isPostgres(spec) {
+		return openPostgres(o.flag, spec, o.blobs, o.s3Endpoint)
+	}
 	if spec == "bundled" || strings.HasPrefix(spec, "bundled:") {
 		dir := o.dataDir
 		if d, ok := strings.CutPrefix(spec, "bundled:"); ok {

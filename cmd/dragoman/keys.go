@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/dragoman-gw/dragoman/keys"
+	"github.com/dragoman-gw/dragoman/upstream/pgstore"
 )
 
 func keysCreate(args []string, stdout, stderr io.Writer) int {
@@ -16,6 +18,7 @@ func keysCreate(args []string, stdout, stderr io.Writer) int {
 	readOnly := fs.Bool("read-only", false, "the key may read but not create or delete")
 	collections := fs.String("collections", "", "comma-separated collections the key is limited to (default: all)")
 	signs := fs.Bool("hmac", false, "the key may also sign requests (EspoCRM's X-Hmac-Authorization); its name is the API key")
+	upstreamURL := fs.String("upstream", "", "postgres://USER:PASS@HOST:PORT/DB: keep the key in the PostgreSQL store every gateway on it reads, not in DIR/keys.json")
 	if _, code, ok := fs.parse(args); !ok {
 		return code
 	}
@@ -31,7 +34,13 @@ func keysCreate(args []string, stdout, stderr io.Writer) int {
 	if *signs {
 		opts = append(opts, keys.WithHMAC())
 	}
-	secret, err := keys.Create(*data, *name, *readOnly, cols, opts...)
+	var secret string
+	var err error
+	if *upstreamURL != "" {
+		secret, err = createSharedKey(*upstreamURL, *name, *readOnly, cols, opts)
+	} else {
+		secret, err = keys.Create(*data, *name, *readOnly, cols, opts...)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "dragoman keys create: %v\n", err)
 		return 1
@@ -76,9 +85,18 @@ func keysList(args []string, stdout, stderr io.Writer) int {
 func keysRevoke(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("keys revoke", "--data DIR NAME", stdout, stderr)
 	data := fs.String("data", "./data", "data directory of the gateway")
+	upstreamURL := fs.String("upstream", "", "postgres://USER:PASS@HOST:PORT/DB: revoke the key in the PostgreSQL store")
 	pos, code, ok := fs.parse(args, "NAME")
 	if !ok {
 		return code
+	}
+	if *upstreamURL != "" {
+		if err := revokeSharedKey(*upstreamURL, pos[0]); err != nil {
+			fmt.Fprintf(stderr, "dragoman keys revoke: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stderr, "revoked key %q; every gateway on the store refuses it within %v\n", pos[0], pgstore.KeyRefresh)
+		return 0
 	}
 	if err := keys.Revoke(*data, pos[0]); err != nil {
 		fmt.Fprintf(stderr, "dragoman keys revoke: %v\n", err)
@@ -102,4 +120,28 @@ func keysRotate(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, secret)
 	return 0
+}
+
+// createSharedKey makes a key in the PostgreSQL store at url.
+func createSharedKey(url, name string, readOnly bool, cols []string, opts []keys.Option) (string, error) {
+	ks, err := openKeyStore(url)
+	if err != nil {
+		return "", err
+	}
+	defer ks.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+	defer cancel()
+	return ks.CreateKey(ctx, name, readOnly, cols, opts...)
+}
+
+// revokeSharedKey revokes a key in the PostgreSQL store at url.
+func revokeSharedKey(url, name string) error {
+	ks, err := openKeyStore(url)
+	if err != nil {
+		return err
+	}
+	defer ks.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+	defer cancel()
+	return ks.RevokeKey(ctx, name)
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/dragoman-gw/dragoman/translate"
 	"github.com/dragoman-gw/dragoman/upstream"
 	"github.com/dragoman-gw/dragoman/upstream/bundled"
+	"github.com/dragoman-gw/dragoman/upstream/pgstore"
 	"github.com/dragoman-gw/dragoman/upstream/remote"
 )
 
@@ -76,6 +77,9 @@ type serveConfig struct {
 	shutdownTimeout time.Duration
 	// migrateStatus is the status file of a migration the console shows.
 	migrateStatus string
+	// blobs, s3Endpoint and sweepGrace configure a postgres:// upstream.
+	blobs, s3Endpoint string
+	sweepGrace        time.Duration
 }
 
 // serveFlags declares every flag of `dragoman serve` on a new flag set
@@ -123,6 +127,9 @@ func serveFlags(name string, sc *serveConfig, stdout, stderr io.Writer) *flags {
 	fs.StringVar(&sc.corsOrigins, "cors-origins", "", "origins browsers may call from: a comma-separated list, or * (default: CORS off)")
 	fs.DurationVar(&sc.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM or SIGINT lets requests in flight finish")
 	fs.StringVar(&sc.migrateStatus, "migrate-status", "", "the --status file of a dragoman migrate, for the console to show its progress")
+	fs.StringVar(&sc.blobs, "blobs", "", "with --upstream postgres://...: the S3 bucket of the bytes, s3://BUCKET[/PREFIX] (credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)")
+	fs.StringVar(&sc.s3Endpoint, "s3-endpoint", "", "with --blobs: the S3 server's URL, e.g. http://127.0.0.1:7070 (default: AWS S3)")
+	fs.DurationVar(&sc.sweepGrace, "sweep-grace", pgstore.DefaultGrace, "with --upstream postgres://...: how long an object no attachment names (an upload a crash abandoned) is kept before the sweeper removes it")
 	sc.mirror.addFlags(fs.FlagSet)
 	return fs
 }
@@ -212,13 +219,18 @@ func runServer(ctx context.Context, sc serveConfig, args []string, log *slog.Log
 		// Stopped, by the defer order, before the store closes.
 		defer startControl(sc.data, bundledStore, log)()
 	}
-	ring, err := keys.OpenRing(sc.data)
-	if err != nil {
-		return fmt.Errorf("open keys: %w", err)
+	// The PostgreSQL store keeps what gateways share (keys, the link
+	// secret, rate limits) beside the attachments.
+	pg, isPG := primary.(*pgstore.Store)
+	var ring *keys.Ring
+	var secret []byte
+	if isPG {
+		ring, secret, err = sharedState(pg)
+	} else {
+		ring, secret, err = localState(sc.data)
 	}
-	secret, err := loadOrCreateSecret(filepath.Join(sc.data, "link.key"))
 	if err != nil {
-		return fmt.Errorf("link signing secret: %w", err)
+		return err
 	}
 	signer := translate.NewSigner(secret, sc.linkTTL)
 	if sc.publicURL != "" {
@@ -272,6 +284,9 @@ func runServer(ctx context.Context, sc serveConfig, args []string, log *slog.Log
 	}
 	if sc.rateLimit > 0 {
 		s.opts.Limiter = ratelimit.New(sc.rateLimit, sc.rateBurst)
+		if isPG {
+			s.opts.Limiter = pg.KeyStore().Limiter(sc.rateLimit, sc.rateBurst, log)
+		}
 	}
 	first := s.build(cfg, cors)
 	s.current.Store(first)
@@ -311,6 +326,9 @@ func runServer(ctx context.Context, sc serveConfig, args []string, log *slog.Log
 	defer stop()
 	if sc.onListening != nil {
 		sc.onListening(ln.Addr())
+	}
+	if isPG && sc.sweepGrace > 0 {
+		workers.Go(func() { pg.RunSweeper(ctx, min(max(sc.sweepGrace/4, time.Second), 10*time.Minute), sc.sweepGrace, log) })
 	}
 	if exp, ok := any(store).(upstream.UnlinkedExpirer); ok && sc.unlinkedTTL > 0 {
 		workers.Go(func() { expireUnlinked(ctx, exp, sc.unlinkedTTL, log) })
@@ -376,7 +394,36 @@ func parseTrustedProxies(list string) ([]string, error) {
 // upstream named DIALECT+URL spoken to in that dialect.
 func openStore(sc serveConfig, cfg *translate.Config) (pinger, error) {
 	return openEndpoint(sc.upstream, cfg, endpointOptions{flag: "--upstream", token: sc.upstreamToken,
-		dataDir: sc.data, timeouts: sc.upstreamTimeouts, heldTTL: sc.unlinkedTTL})
+		dataDir: sc.data, timeouts: sc.upstreamTimeouts, heldTTL: sc.unlinkedTTL, blobs: sc.blobs, s3Endpoint: sc.s3Endpoint})
+}
+
+// localState is the keys and link secret of one gateway's data dir.
+func localState(data string) (*keys.Ring, []byte, error) {
+	ring, err := keys.OpenRing(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open keys: %w", err)
+	}
+	secret, err := loadOrCreateSecret(filepath.Join(data, "link.key"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("link signing secret: %w", err)
+	}
+	return ring, secret, nil
+}
+
+// sharedState is the keys and link secret every gateway on one
+// PostgreSQL store shares: a link one signs, any other serves.
+func sharedState(pg *pgstore.Store) (*keys.Ring, []byte, error) {
+	ring, err := pg.KeyStore().Ring()
+	if err != nil {
+		return nil, nil, fmt.Errorf("open keys: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+	defer cancel()
+	secret, err := pg.KeyStore().Secret(ctx, "link.key")
+	if err != nil {
+		return nil, nil, fmt.Errorf("link signing secret: %w", err)
+	}
+	return ring, secret, nil
 }
 
 // expireUnlinked drops attachments never linked to a record once they are

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/dragoman-gw/dragoman/keys"
 )
 
 // CreateKey stores a new key (see keys.New) and returns its secret; only
 // the secret's sha256 is stored. A name in use is keys.ErrNameTaken.
-func (s *Store) CreateKey(ctx context.Context, name string, readOnly bool, collections []string, opts ...keys.Option) (string, error) {
+func (s *KeyStore) CreateKey(ctx context.Context, name string, readOnly bool, collections []string, opts ...keys.Option) (string, error) {
 	k, secret, err := keys.New(name, readOnly, collections, opts...)
 	if err != nil {
 		return "", err
@@ -32,7 +34,7 @@ func (s *Store) CreateKey(ctx context.Context, name string, readOnly bool, colle
 }
 
 // RevokeKey deletes a key; an unknown name is keys.ErrNoSuchKey.
-func (s *Store) RevokeKey(ctx context.Context, name string) error {
+func (s *KeyStore) RevokeKey(ctx context.Context, name string) error {
 	tag, err := s.db.Exec(ctx, `DELETE FROM api_keys WHERE name = $1`, name)
 	if err != nil {
 		return fmt.Errorf("revoke key %q: %w", name, err)
@@ -44,7 +46,7 @@ func (s *Store) RevokeKey(ctx context.Context, name string) error {
 }
 
 // Keys returns every key, in creation order.
-func (s *Store) Keys(ctx context.Context) ([]keys.Key, error) {
+func (s *KeyStore) Keys(ctx context.Context) ([]keys.Key, error) {
 	rows, err := s.db.Query(ctx, `SELECT key FROM api_keys ORDER BY key->>'created', name`)
 	if err != nil {
 		return nil, fmt.Errorf("load keys: %w", err)
@@ -71,7 +73,7 @@ const KeyRefresh = time.Second
 
 // Ring is the server's view of the keys in the database (see
 // keys.NewSourceRing).
-func (s *Store) Ring() (*keys.Ring, error) {
+func (s *KeyStore) Ring() (*keys.Ring, error) {
 	return keys.NewSourceRing(func() ([]keys.Key, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -82,7 +84,7 @@ func (s *Store) Ring() (*keys.Ring, error) {
 // Secret returns the 32-byte secret named name that every gateway shares
 // (the link signing secret), making it on first use: the first gateway's
 // insert wins and all read the winner.
-func (s *Store) Secret(ctx context.Context, name string) ([]byte, error) {
+func (s *KeyStore) Secret(ctx context.Context, name string) ([]byte, error) {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	if _, err := s.db.Exec(ctx, `INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`, name, b); err != nil {
@@ -93,3 +95,40 @@ func (s *Store) Secret(ctx context.Context, name string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// KeyStore is the keys, shared secrets and rate limits in the database,
+// which the keys commands use without the bucket.
+type KeyStore struct {
+	db *pgxpool.Pool
+}
+
+// KeyStore returns the store's key store, on its connection pool.
+func (s *Store) KeyStore() *KeyStore { return &KeyStore{db: s.db} }
+
+// OpenKeyStore connects to the database at url (creating or upgrading the
+// schema) for the keys alone.
+func OpenKeyStore(ctx context.Context, url string) (*KeyStore, error) {
+	pcfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, errMalformedURL
+	}
+	db, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	conn, err := db.Acquire(ctx)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to PostgreSQL at %s:%d: %w", pcfg.ConnConfig.Host, pcfg.ConnConfig.Port, err)
+	}
+	_, err = migrate(ctx, conn.Conn())
+	conn.Release()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &KeyStore{db: db}, nil
+}
+
+// Close closes the key store's own pool (one from OpenKeyStore).
+func (s *KeyStore) Close() { s.db.Close() }

@@ -15,7 +15,7 @@ import (
 // revoke through the second counts on the first within KeyRefresh.
 func TestKeysAcrossGateways(t *testing.T) {
 	b := servers.Get(t)
-	a, other := openStore(t, b), openStore(t, b)
+	a, other := openStore(t, b).KeyStore(), openStore(t, b).KeyStore()
 	ctx := context.Background()
 	ringA, err := a.Ring()
 	if err != nil {
@@ -83,7 +83,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // requests they let through together are the burst, not twice it.
 func TestRateLimitAcrossGateways(t *testing.T) {
 	b := servers.Get(t)
-	a, other := openStore(t, b), openStore(t, b)
+	a, other := openStore(t, b).KeyStore(), openStore(t, b).KeyStore()
 	const burst = 6
 	la, lb := a.Limiter(0.001, burst, nil), other.Limiter(0.001, burst, nil)
 	allowed := 0

@@ -11,7 +11,7 @@ import (
 // in one statement on the key's row (the row lock orders the requests of
 // one key; other keys never wait). It costs one round trip per request.
 type Limiter struct {
-	s     *Store
+	s     *KeyStore
 	rate  float64
 	burst float64
 	log   *slog.Logger
@@ -25,7 +25,7 @@ const limitTimeout = time.Second
 // given burst. When the database cannot answer, requests are let through
 // (and logged): a limiter must not turn a database blip into an outage of
 // every key, and the store's own calls fail then anyway.
-func (s *Store) Limiter(rate float64, burst int, log *slog.Logger) *Limiter {
+func (s *KeyStore) Limiter(rate float64, burst int, log *slog.Logger) *Limiter {
 	return &Limiter{s: s, rate: rate, burst: float64(max(burst, 1)), log: log}
 }
 

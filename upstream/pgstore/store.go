@@ -74,8 +74,7 @@ type Options struct {
 func Open(ctx context.Context, o Options) (*Store, error) {
 	pcfg, err := pgxpool.ParseConfig(o.DatabaseURL)
 	if err != nil {
-		// pgx's message may quote the URL, password and all.
-		return nil, errors.New("open store: the database URL is malformed: want postgres://USER:PASS@HOST:PORT/DB")
+		return nil, fmt.Errorf("open store: %w", errMalformedURL)
 	}
 	b, err := s3blobs.New(o.Blobs)
 	if err != nil {
@@ -141,6 +140,10 @@ func (s *Store) Close() error {
 	s.locks.Close()
 	return nil
 }
+
+// errMalformedURL is said instead of pgx's message, which may quote the
+// URL, password and all.
+var errMalformedURL = errors.New("the database URL is malformed: want postgres://USER:PASS@HOST:PORT/DB")
 
 // defaultMaxConns is the size of the connection pool when the database
 // URL does not say (pool_max_conns=N).
