@@ -24,6 +24,8 @@ type endpointPair struct {
 	aToken, bToken string
 	routes         string
 	timeouts       remote.Timeouts
+	// blobs and s3Endpoint place the bytes of a postgres:// end.
+	blobs, s3Endpoint string
 }
 
 // addFlags adds the endpoint flags under the names aName and bName.
@@ -37,6 +39,8 @@ func (p *endpointPair) addFlags(fs *flag.FlagSet, aName, bName string) {
 	fs.DurationVar(&p.timeouts.Connect, "connect-timeout", remote.DefaultTimeouts.Connect, "how long to wait for a connection to a remote end")
 	fs.DurationVar(&p.timeouts.FirstByte, "timeout", remote.DefaultTimeouts.FirstByte, "how long to wait for a remote end's answer to begin")
 	fs.DurationVar(&p.timeouts.Idle, "idle-timeout", remote.DefaultTimeouts.Idle, "how long a transfer may stall")
+	fs.StringVar(&p.blobs, "blobs", "", "for an end postgres://...: its S3 bucket, s3://BUCKET[/PREFIX] (credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)")
+	fs.StringVar(&p.s3Endpoint, "s3-endpoint", "", "with --blobs: the S3 server's URL (default: AWS S3)")
 }
 
 func envName(flagName string) string {
@@ -71,7 +75,8 @@ func (p *endpointPair) open(aName, bName, stateDir string) (a, b upstream.Store,
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("state dir: %w", err)
 		}
-		return openEndpoint(spec, cfg, endpointOptions{flag: "--" + flagName, token: token, dataDir: dir, timeouts: p.timeouts})
+		return openEndpoint(spec, cfg, endpointOptions{flag: "--" + flagName, token: token, dataDir: dir, timeouts: p.timeouts,
+			blobs: p.blobs, s3Endpoint: p.s3Endpoint})
 	}
 	if a, err = open(aName, p.a, p.aToken, "from"); err != nil {
 		return nil, nil, err

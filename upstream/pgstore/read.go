@@ -260,3 +260,21 @@ func matches(r upstream.Record, equals map[string]string) bool {
 	}
 	return true
 }
+
+// Records implements migrate.Enumerator: every record, ordered by
+// collection and then id (byte order), references only.
+func (s *Store) Records(ctx context.Context) ([]upstream.RecordRef, error) {
+	rows, err := s.db.Query(ctx, `SELECT collection, id FROM records ORDER BY collection, id`)
+	if err != nil {
+		return nil, classify(err, "list records")
+	}
+	refs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (upstream.RecordRef, error) {
+		var ref upstream.RecordRef
+		err := r.Scan(&ref.Collection, &ref.ID)
+		return ref, err
+	})
+	if err != nil {
+		return nil, classify(err, "list records")
+	}
+	return refs, nil
+}
