@@ -160,11 +160,13 @@ func (r *compiledRoute) bindOne(b *bound, bd *binding, src requestSource) error 
 		if err != nil {
 			return err
 		}
-		raw := gjson.Result{Type: gjson.String, Str: string(body)}
 		if len(body) > 0 && body[0] == '"' && gjson.ValidBytes(body) {
-			raw = gjson.ParseBytes(body)
+			return r.bindContent(b, bd, gjson.ParseBytes(body), nil)
 		}
-		return r.bindContent(b, bd, raw, nil)
+		// The body itself is the encoded value: decoded from where it
+		// lies, not copied into a string and back (two copies of up to
+		// 6 MiB per EspoCRM chunk).
+		return r.bindEncoded(b, bd, body)
 	}
 	if bd.source == "where" && bd.arg == "" {
 		conds, err := parseWhere(src.c)
@@ -409,6 +411,13 @@ func (r *compiledRoute) bindContent(b *bound, bd *binding, raw gjson.Result, bod
 	} else {
 		enc = []byte(raw.Str)
 	}
+	return r.bindEncoded(b, bd, enc)
+}
+
+// bindEncoded binds content from its encoded bytes (base64 or a data
+// URI), which the decoder reads in place: enc must stay untouched until
+// the content is consumed.
+func (r *compiledRoute) bindEncoded(b *bound, bd *binding, enc []byte) error {
 	// tooBig refuses from the encoded length, before decoding anything.
 	tooBig := func(payload []byte) error {
 		if bd.max > 0 && int64(len(payload))/4*3 > bd.max+3 {

@@ -96,7 +96,9 @@ func base64Stream(enc []byte) io.Reader {
 		}
 	}
 	encoding := base64.StdEncoding
-	lines := bytes.IndexAny(enc, "\r\n") >= 0
+	// Two IndexByte scans, not IndexAny: IndexAny has no vector form for a
+	// set of two bytes and was an eighth of a chunked upload's CPU.
+	lines := bytes.IndexByte(enc, '\n') >= 0 || bytes.IndexByte(enc, '\r') >= 0
 	if len(enc)%4 != 0 && !lines {
 		encoding = base64.RawStdEncoding // unpadded, as JavaScript often sends
 	}

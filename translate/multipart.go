@@ -20,6 +20,8 @@ const (
 	maxFormTotal  = 1 << 20
 	maxFormParts  = 1000
 	maxFilePrefix = 512 // bytes of the file part peeked for sniffing
+	// multipartReadBuffer is what a multipart body is read through.
+	multipartReadBuffer = 256 << 10
 )
 
 // multipartForm reads a multipart/form-data body as a stream: the values
@@ -50,6 +52,12 @@ func openMultipart(c *fiber.Ctx, max int64, fileField string) (*multipartForm, e
 	if err != nil {
 		return nil, err
 	}
+	// mime/multipart reads through a 4 KiB buffer of its own, and fasthttp
+	// fills that from its 16 KiB one: a file part cost a read system call
+	// per 16 KiB. Through this buffer the socket is read 256 KiB at a time
+	// (fasthttp reads a large request straight into it), with no more
+	// copies than before: it stands where fasthttp's buffer stood.
+	body = bufio.NewReaderSize(body, multipartReadBuffer)
 	f := &multipartForm{mr: multipart.NewReader(body, params["boundary"]), fileField: fileField, values: map[string][]string{}}
 	if err := f.readValues(true); err != nil {
 		return nil, err

@@ -23,8 +23,9 @@ import (
 // file, is the truth: a crash or a failed append can leave bytes past it;
 // Open also cuts them at recovery), then streams the chunk to the end of
 // the file, capped at what is left of ExpectedSize, fsyncs it and commits
-// the new Size. The chunk that completes the content also gets the digests,
-// computed by reading the file once, and HasContent, in the same commit.
+// the new Size. The digests' state is committed with each chunk, so the
+// chunk that completes the content finishes them without reading the file
+// again, and gets HasContent in the same commit.
 // Any failure cuts the file back, so a failed Append appends nothing.
 func (s *Store) Append(ctx context.Context, id string, content io.Reader) (upstream.Attachment, error) {
 	if err := ctx.Err(); err != nil {
@@ -137,7 +138,7 @@ func (s *Store) appendChunk(ctx context.Context, f *os.File, content io.Reader, 
 	room := expected - from
 	src := &capReader{r: content, max: room,
 		msg: fmt.Sprintf("the chunk passes the expected size of %d bytes (%d bytes left)", expected, room)}
-	n, err := s.copyIn(ctx, &hashingWriter{w: f, sha: sha, md: md}, src)
+	n, err := s.copyIn(ctx, &hashingWriter{w: newEarlyWriteback(f, from), sha: sha, md: md}, src)
 	if err != nil {
 		return 0, err
 	}

@@ -54,10 +54,11 @@ func (s *Store) writeBlob(ctx context.Context, r io.Reader, maxSize int64) (blob
 	return b, nil
 }
 
-// fill copies r into f through the hashes and fsyncs f.
+// fill copies r into f through the hashes and fsyncs f: the one fsync
+// of the file (publish adds its directory's).
 func (s *Store) fill(ctx context.Context, f *os.File, r io.Reader, maxSize int64) (blob, error) {
 	sh, mh := sha256.New(), md5.New()
-	n, err := s.copyIn(ctx, &hashingWriter{w: f, sha: sh, md: mh}, &capReader{r: r, max: maxSize})
+	n, err := s.copyIn(ctx, &hashingWriter{w: newEarlyWriteback(f, 0), sha: sh, md: mh}, &capReader{r: r, max: maxSize})
 	if err != nil {
 		return blob{}, err
 	}
@@ -275,5 +276,36 @@ func (h *hashingWriter) Write(p []byte) (int, error) {
 	wg.Go(func() { h.sha.Write(p) })
 	n, err := h.w.Write(p)
 	wg.Wait() // p is the caller's again only once both are done with it
+	return n, err
+}
+
+// writebackEvery is how many bytes of an upload may sit dirty in the page
+// cache before their writeback is started. Without it the kernel starts
+// none until the dirty limits (gigabytes on a large machine) or the fsync,
+// which then writes the whole file while the client waits; started as the
+// bytes come, the disk works beside the network and the fsync finds
+// little left. The bytes stay cached, so a download right after reads
+// memory.
+const writebackEvery = 8 << 20
+
+// earlyWriteback writes to f from offset off on and starts the writeback
+// of every writebackEvery bytes once they are written.
+type earlyWriteback struct {
+	f       *os.File
+	off     int64 // offset of the next write
+	pending int64 // offset of the first byte whose writeback is not started
+}
+
+func newEarlyWriteback(f *os.File, off int64) *earlyWriteback {
+	return &earlyWriteback{f: f, off: off, pending: off}
+}
+
+func (w *earlyWriteback) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.off += int64(n)
+	if w.off-w.pending >= writebackEvery {
+		startWriteback(w.f, w.pending, w.off-w.pending)
+		w.pending = w.off
+	}
 	return n, err
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"hash"
 	"io"
+	"sync"
 
 	"github.com/dragoman-gw/dragoman/upstream"
 )
@@ -20,14 +21,28 @@ type digester struct {
 	err     error
 }
 
+// parallelDigest is the smallest read whose digests run side by side: for
+// less, starting a goroutine costs more than it saves.
+const parallelDigest = 32 << 10
+
 func newDigester(r io.Reader, max int64) *digester {
 	return &digester{r: r, sha: sha256.New(), md: md5.New(), max: max}
 }
 
 func (d *digester) Read(p []byte) (int, error) {
 	n, err := d.r.Read(p)
-	d.sha.Write(p[:n])
-	d.md.Write(p[:n])
+	if n >= parallelDigest {
+		// md5 (near 600 MB/s a core here) beside sha256 (near 1.1 GB/s),
+		// not after it: in series they held a relayed upload under
+		// 400 MB/s. Both are done with p before Read returns.
+		var wg sync.WaitGroup
+		wg.Go(func() { d.md.Write(p[:n]) })
+		d.sha.Write(p[:n])
+		wg.Wait()
+	} else {
+		d.sha.Write(p[:n])
+		d.md.Write(p[:n])
+	}
 	d.n += int64(n)
 	if d.max > 0 && d.n > d.max {
 		d.err = upstream.Errorf(upstream.KindTooLarge, "file is larger than %d bytes", d.max)
