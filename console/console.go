@@ -71,6 +71,8 @@ type Console struct {
 	// store's optional listing capabilities, asked once.
 	enumerate migrate.Enumerator
 	lister    upstream.RecordLister
+	// latency keeps the histograms the traffic page's quantiles diff.
+	latency *latencyWindow
 }
 
 // New builds the console.
@@ -88,7 +90,7 @@ func New(o Options) *Console {
 		o.Upstream = "bundled"
 	}
 	o.Upstream, o.MirrorURL = withoutUserinfo(o.Upstream), withoutUserinfo(o.MirrorURL)
-	c := &Console{o: o, linkKey: make([]byte, 32)}
+	c := &Console{o: o, linkKey: make([]byte, 32), latency: newLatencyWindow(quantileWindow, snapshotSpacing)}
 	_, _ = rand.Read(c.linkKey)
 	c.lister, _ = o.Store.(upstream.RecordLister)
 	c.enumerate, _ = o.Store.(migrate.Enumerator)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
 	"github.com/dragoman-gw/dragoman"
@@ -254,12 +255,30 @@ func TestTrafficIsWhatMetricsCount(t *testing.T) {
 	if dialect == nil || dialect.Requests != 4 || dialect.Errors != 1 {
 		t.Errorf("dialect row %+v", dialect)
 	}
+	if ans.WindowS != nil {
+		t.Errorf("the first answer's quantiles cover %v s, want since start (null)", *ans.WindowS)
+	}
 	if len(ans.Recent) != 4 || ans.Recent[0].Status != 400 || ans.Recent[0].Key != "ops" || ans.Recent[0].Route != "files.create" {
 		t.Errorf("recent without the console's own: %+v", ans.Recent)
 	}
 	fx.get(t, "/console/api/traffic?all=1", "edit", &ans)
 	if len(ans.Recent) != 5 || ans.Recent[0].Path != "/console/api/traffic" {
 		t.Errorf("recent with the console's own: %+v", ans.Recent)
+	}
+	// Two seconds on, the quantiles cover the two seconds since the first
+	// answer, which hold one request (TestQuantilesAreOfTheLastMinute
+	// shows the requests before the window leave the quantiles).
+	fx.now = fx.now.Add(2 * time.Second)
+	serveThrough(fx.tel, rt, "/tables/t/records/r/attachments", "ops", 201)
+	var later trafficAnswer
+	fx.get(t, "/console/api/traffic", "edit", &later)
+	for _, r := range later.Routes {
+		if r.Dialect == "tl" && r.Route == "files.create" && (r.Requests != 5 || r.P99ms == nil) {
+			t.Errorf("two seconds on, the route's row is %+v", r)
+		}
+	}
+	if later.WindowS == nil || *later.WindowS != 2 {
+		t.Errorf("two seconds on, the quantiles cover %v s, want 2", later.WindowS)
 	}
 	id := ans.Recent[1].RequestID
 	var line struct{ Line string }
@@ -497,5 +516,106 @@ func TestMirrorStatus(t *testing.T) {
 	if !ans.Configured || ans.URL != "nimblex+http://m.example" || ans.Mode != "dual-write" || ans.QueueDepth != 7 ||
 		ans.OldestSeconds != 90 || ans.Applied != 3 || ans.Compared["list"] != 5 || ans.Diffs["list"] != 2 {
 		t.Errorf("mirror: %+v", ans)
+	}
+}
+
+// TestQuantilesAreOfTheLastMinute drives the traffic rows with a real
+// duration histogram and a clock the test moves: a burst of slow requests
+// shows in the windowed p99, then leaves it once it is older than the
+// window; the first call, with nothing to diff, is since start.
+func TestQuantilesAreOfTheLastMinute(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	dur := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: durationFamily, Buckets: []float64{.001, .0025, .01, .1, 1, 2.5}},
+		[]string{"dialect", "route"})
+	reg.MustRegister(dur)
+	w := newLatencyWindow(quantileWindow, snapshotSpacing)
+	t0 := time.Unix(1_800_000_000, 0)
+	const fast, slow = 0.002, 2.0 // seconds: in (1, 2.5] ms and (1, 2.5] s
+	type want struct {
+		window float64 // -1: null, since start
+		p99    string  // "fast", "slow", "none"
+	}
+	for _, tc := range []struct {
+		name       string
+		at         time.Duration
+		fast, slow int // requests of tl/files.create since the step before
+		born       int // fast requests of tl/files.get, a route born at 10 s
+		route      want
+		dialectP99 string
+	}{
+		{"the first call is since start", 0, 100, 0, 0, want{-1, "fast"}, "fast"},
+		{"a burst of slow requests shows", 10 * time.Second, 90, 10, 50, want{10, "slow"}, "slow"},
+		{"and stays within the minute", 20 * time.Second, 100, 0, 0, want{20, "slow"}, "slow"},
+		{"then leaves it", 65 * time.Second, 100, 0, 0, want{55, "fast"}, "fast"},
+		{"a quiet minute has no quantile", 125 * time.Second, 0, 0, 0, want{60, "none"}, "none"},
+		{"after a gap, the window is the gap", 400 * time.Second, 100, 5, 0, want{275, "slow"}, "slow"},
+		{"a second poll of the same moment diffs the same", 400 * time.Second, 0, 0, 0, want{275, "slow"}, "slow"},
+	} {
+		for range tc.fast {
+			dur.WithLabelValues("tl", "files.create").Observe(fast)
+		}
+		for range tc.slow {
+			dur.WithLabelValues("tl", "files.create").Observe(slow)
+		}
+		for range tc.born {
+			dur.WithLabelValues("tl", "files.get").Observe(fast)
+		}
+		families, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		routes, dialects, _, window := trafficRows(families, w, t0.Add(tc.at))
+		switch {
+		case tc.route.window < 0 && window != nil:
+			t.Errorf("%s: window %v s, want since start", tc.name, *window)
+		case tc.route.window >= 0 && (window == nil || *window != tc.route.window):
+			t.Errorf("%s: window %v, want %v s", tc.name, window, tc.route.window)
+		}
+		var create *trafficRow
+		for i := range routes {
+			if routes[i].Route == "files.create" {
+				create = &routes[i]
+			}
+		}
+		if create == nil || len(dialects) != 1 {
+			t.Fatalf("%s: routes %+v, dialects %+v", tc.name, routes, dialects)
+		}
+		if got := speed(create.P99ms); got != tc.route.p99 {
+			t.Errorf("%s: route p99 %s (%v ms), want %s", tc.name, got, create.P99ms, tc.route.p99)
+		}
+		if got := speed(dialects[0].P99ms); got != tc.dialectP99 {
+			t.Errorf("%s: dialect p99 %s (%v ms), want %s", tc.name, got, dialects[0].P99ms, tc.dialectP99)
+		}
+		if tc.route.p99 != "none" {
+			if got := speed(create.P50ms); got != "fast" {
+				t.Errorf("%s: route p50 %s (%v ms), want fast", tc.name, got, create.P50ms)
+			}
+		}
+	}
+}
+
+// speed names the bucket a quantile in ms fell in.
+func speed(ms *float64) string {
+	switch {
+	case ms == nil:
+		return "none"
+	case *ms > 1 && *ms <= 2.5:
+		return "fast"
+	case *ms > 1000 && *ms <= 2500:
+		return "slow"
+	}
+	return "other"
+}
+
+// TestTheLatencyWindowStaysSmall polls far more often than the spacing:
+// the ring keeps about a window's worth of snapshots, not one per call.
+func TestTheLatencyWindowStaysSmall(t *testing.T) {
+	w := newLatencyWindow(quantileWindow, snapshotSpacing)
+	t0 := time.Unix(1_800_000_000, 0)
+	for i := range 10_000 {
+		w.narrow(t0.Add(time.Duration(i)*50*time.Millisecond), nil)
+	}
+	if max := int(quantileWindow/snapshotSpacing) + 2; len(w.snaps) > max {
+		t.Errorf("%d snapshots kept after 500 s of polls every 50 ms, want at most %d", len(w.snaps), max)
 	}
 }

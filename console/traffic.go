@@ -23,27 +23,34 @@ const (
 )
 
 // trafficAnswer is GET /api/traffic: counts since start, which the page
-// turns into rates by the difference between two answers.
+// turns into rates by the difference between two answers, and quantiles
+// over the last minute.
 type trafficAnswer struct {
 	// Metrics is false with --metrics=false: there is nothing to show.
 	Metrics bool `json:"metrics"`
 	// Time is when the numbers were read, in Unix milliseconds.
-	Time     int64         `json:"time"`
+	Time int64 `json:"time"`
+	// WindowS is the seconds the quantiles cover, up to quantileWindow
+	// (longer when no call came within it); null on the first call, when
+	// they are since start.
+	WindowS  *float64      `json:"window_s"`
 	Inflight float64       `json:"inflight"`
 	Dialects []trafficRow  `json:"dialects"`
 	Routes   []trafficRow  `json:"routes"`
 	Recent   []requestView `json:"recent"`
 }
 
-// trafficRow is one route's, or one dialect's, numbers since start.
+// trafficRow is one route's, or one dialect's, counts since start and
+// quantiles over the answer's window.
 type trafficRow struct {
 	Dialect string `json:"dialect"`
 	Route   string `json:"route,omitempty"`
 	// Requests and Errors (status 400 and up) count answers.
 	Requests int64 `json:"requests"`
 	Errors   int64 `json:"errors"`
-	// P50 and P99 are estimated from the duration histogram as
-	// Prometheus's histogram_quantile does; null without requests.
+	// P50 and P99 are estimated from the duration histogram's requests
+	// of the window as Prometheus's histogram_quantile does; null without
+	// requests in it.
 	P50ms *float64 `json:"p50_ms"`
 	P99ms *float64 `json:"p99_ms"`
 
@@ -72,7 +79,8 @@ type requestView struct {
 const recentShown = 50
 
 func (c *Console) traffic(f *fiber.Ctx) error {
-	ans := trafficAnswer{Time: c.o.Now().UnixMilli(), Dialects: []trafficRow{}, Routes: []trafficRow{}, Recent: []requestView{}}
+	now := c.o.Now()
+	ans := trafficAnswer{Time: now.UnixMilli(), Dialects: []trafficRow{}, Routes: []trafficRow{}, Recent: []requestView{}}
 	g := c.o.Telemetry.Gatherer()
 	if g == nil {
 		return f.JSON(ans)
@@ -83,7 +91,7 @@ func (c *Console) traffic(f *fiber.Ctx) error {
 		// Gather returns what it could with the error; the page shows it.
 		c.o.Logger.Warn("console: gather metrics", "err", err)
 	}
-	ans.Routes, ans.Dialects, ans.Inflight = trafficRows(families)
+	ans.Routes, ans.Dialects, ans.Inflight, ans.WindowS = trafficRows(families, c.latency, now)
 	// The console's own polling would crowd out the requests worth seeing.
 	all := f.Query("all") == "1"
 	for _, r := range c.o.Telemetry.Recent() {
@@ -104,8 +112,42 @@ func viewOf(r telemetry.Record) requestView {
 }
 
 // trafficRows reads the requests counter and the duration histogram into
-// one row per route and one per dialect, in dialect and route order.
-func trafficRows(families []*dto.MetricFamily) (routes, dialects []trafficRow, inflight float64) {
+// one row per route and one per dialect, in dialect and route order, with
+// the quantiles of the requests of w's window before now; window is the
+// seconds it covers, nil for since start.
+func trafficRows(families []*dto.MetricFamily, w *latencyWindow, now time.Time) (routes, dialects []trafficRow, inflight float64, window *float64) {
+	routes, inflight = readRows(families)
+	window = w.narrow(now, routes)
+	perDialect := map[string]*trafficRow{}
+	for i := range routes {
+		r := &routes[i]
+		d, ok := perDialect[r.Dialect]
+		if !ok {
+			d = &trafficRow{Dialect: r.Dialect}
+			perDialect[r.Dialect] = d
+		}
+		d.Requests += r.Requests
+		d.Errors += r.Errors
+		d.buckets = addBuckets(d.buckets, r.buckets)
+		r.P50ms, r.P99ms = quantileMS(0.5, r.buckets), quantileMS(0.99, r.buckets)
+	}
+	for _, d := range perDialect {
+		d.P50ms, d.P99ms = quantileMS(0.5, d.buckets), quantileMS(0.99, d.buckets)
+		dialects = append(dialects, *d)
+	}
+	sort.Slice(routes, func(i, j int) bool {
+		if routes[i].Dialect != routes[j].Dialect {
+			return routes[i].Dialect < routes[j].Dialect
+		}
+		return routes[i].Route < routes[j].Route
+	})
+	sort.Slice(dialects, func(i, j int) bool { return dialects[i].Dialect < dialects[j].Dialect })
+	return routes, dialects, inflight, window
+}
+
+// readRows reads one row per route, with its counts and cumulative
+// buckets since start.
+func readRows(families []*dto.MetricFamily) (routes []trafficRow, inflight float64) {
 	type key struct{ dialect, route string }
 	rows := map[key]*trafficRow{}
 	row := func(m *dto.Metric) *trafficRow {
@@ -142,31 +184,11 @@ func trafficRows(families []*dto.MetricFamily) (routes, dialects []trafficRow, i
 			}
 		}
 	}
-	perDialect := map[string]*trafficRow{}
+	routes = make([]trafficRow, 0, len(rows))
 	for _, r := range rows {
-		d, ok := perDialect[r.Dialect]
-		if !ok {
-			d = &trafficRow{Dialect: r.Dialect}
-			perDialect[r.Dialect] = d
-		}
-		d.Requests += r.Requests
-		d.Errors += r.Errors
-		d.buckets = addBuckets(d.buckets, r.buckets)
-		r.P50ms, r.P99ms = quantileMS(0.5, r.buckets), quantileMS(0.99, r.buckets)
 		routes = append(routes, *r)
 	}
-	for _, d := range perDialect {
-		d.P50ms, d.P99ms = quantileMS(0.5, d.buckets), quantileMS(0.99, d.buckets)
-		dialects = append(dialects, *d)
-	}
-	sort.Slice(routes, func(i, j int) bool {
-		if routes[i].Dialect != routes[j].Dialect {
-			return routes[i].Dialect < routes[j].Dialect
-		}
-		return routes[i].Route < routes[j].Route
-	})
-	sort.Slice(dialects, func(i, j int) bool { return dialects[i].Dialect < dialects[j].Dialect })
-	return routes, dialects, inflight
+	return routes, inflight
 }
 
 func label(m *dto.Metric, name string) string {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -296,6 +297,15 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Errorf("the upload's key on the page: %q", recentKey)
 	}
 	run("shoot traffic", chromedp.Sleep(2200*time.Millisecond), shot("traffic.png"))
+	// After a second poll the quantiles are over a window the server
+	// keeps, and the page says which.
+	var window struct {
+		WindowS *float64 `json:"window_s"`
+	}
+	consoleAPI(t, gw, edit, "/traffic", &window)
+	if note := text("#traffic-note"); window.WindowS == nil || !regexp.MustCompile(`p50/p99 over the last \d+ s`).MatchString(note) {
+		t.Errorf("after two polls the API's window is %v s and the page says %q", window.WindowS, note)
+	}
 	// A click on the request id shows its access-log line: the API's, and
 	// the one the gateway wrote to its log but for the time.
 	run("log line", chromedp.Click(css(`#recent tr[data-request="`+uploadID+`"] button`)),

@@ -164,16 +164,20 @@
     }));
   }
 
-  // Live traffic: counts since start from the API; rates from two polls.
+  // Live traffic: counts since start from the API, rates from two polls;
+  // quantiles over the API's window_s.
   async function showTraffic() {
     const all = $("#show-console").checked ? "?all=1" : "";
     const t = await api("/traffic" + all);
     const prev = lastTraffic;
     lastTraffic = t;
-    if (!t.metrics) {
-      $("#traffic-note").textContent = "Metrics are off (--metrics=false): nothing to show.";
-    }
     const secs = prev ? (t.time - prev.time) / 1000 : 0;
+    // The quantiles' window is the server's: since start until it has an
+    // earlier poll to diff against, then up to a minute.
+    $("#traffic-note").textContent = !t.metrics ? "Metrics are off (--metrics=false): nothing to show."
+      : "Rates over the last " + (secs > 0 ? secs.toFixed(0) + " s" : "poll") + "; p50/p99 " +
+        (t.window_s == null ? "since start (until a second poll)" : "over the last " + t.window_s.toFixed(0) + " s") +
+        ", from the same histogram /metrics exposes.";
     const before = new Map();
     if (prev) for (const r of prev.routes.concat(prev.dialects.map((d) => Object.assign({ route: "" }, d)))) before.set(r.dialect + "\u0000" + (r.route || ""), r);
     const rate = (r) => {
