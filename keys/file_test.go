@@ -3,6 +3,7 @@ package keys
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -276,5 +277,54 @@ func TestMissingFile(t *testing.T) {
 	}
 	if _, ok := r.Authenticate("dgk_anything"); ok {
 		t.Error("an empty ring authenticated a secret")
+	}
+}
+
+// TestStatStampMatchesTheFileRead: the stamp each authentication takes
+// must equal the one of the version read, or every request would reread
+// keys.json (or, worse, none would).
+func TestStatStampMatchesTheFileRead(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Create(dir, "a", false, nil); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, fileName)
+	_, read, err := readFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := statFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != read || !got.exists || got.ino == 0 || got.mtime == 0 {
+		t.Fatalf("stat gave %+v, the read %+v", got, read)
+	}
+	if missing, err := statFile(filepath.Join(dir, "none.json")); err != nil || missing != (stamp{}) {
+		t.Fatalf("a missing file: %+v, %v; want the zero stamp", missing, err)
+	}
+}
+
+// BenchmarkLookup authenticates one key of ten as every request does:
+// the stat of keys.json, the hash and the compare, and no garbage.
+func BenchmarkLookup(b *testing.B) {
+	dir := b.TempDir()
+	var secret string
+	for i := range 10 {
+		s, err := Create(dir, fmt.Sprintf("k%d", i), false, []string{"c"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		secret = s
+	}
+	r, err := OpenRing(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := r.Lookup(secret); !ok {
+			b.Fatal("the key is not found")
+		}
 	}
 }

@@ -121,11 +121,25 @@ func entriesOf(keys []Key) []entry {
 // now (see Ring). It compares the secret's sha256 against every key in
 // constant time per key, without stopping at a match.
 func (r *Ring) Authenticate(secret string) (Key, bool) {
-	if secret == "" {
+	k, ok := r.Lookup(secret)
+	if !ok {
 		return Key{}, false
 	}
+	out := *k
+	out.Collections = slices.Clone(k.Collections)
+	return out, true
+}
+
+// Lookup is Authenticate without the copy: the key as loaded, shared by
+// every caller and by every request until keys.json changes, so it must
+// not be modified. The server authenticates every request with it, and a
+// copy of the key's collections per request was garbage for nothing.
+func (r *Ring) Lookup(secret string) (*Key, bool) {
+	if secret == "" {
+		return nil, false
+	}
 	r.reloadIfChanged()
-	sum := sha256.Sum256([]byte(secret))
+	sum := secretSum(secret)
 	entries := r.cur.Load().entries
 	found := -1
 	for i := range entries {
@@ -133,11 +147,20 @@ func (r *Ring) Authenticate(secret string) (Key, bool) {
 		found = subtle.ConstantTimeSelect(eq, i, found)
 	}
 	if found < 0 {
-		return Key{}, false
+		return nil, false
 	}
-	k := entries[found].key
-	k.Collections = slices.Clone(k.Collections)
-	return k, true
+	return &entries[found].key, true
+}
+
+// secretSum is the sha256 of secret, hashed from a buffer on the stack
+// when the secret fits: []byte(secret) put every secret longer than 32
+// bytes on the heap.
+func secretSum(secret string) [sha256.Size]byte {
+	var buf [128]byte
+	if len(secret) <= len(buf) {
+		return sha256.Sum256(append(buf[:0], secret...))
+	}
+	return sha256.Sum256([]byte(secret))
 }
 
 // reloadIfChanged stats keys.json and reloads it if it is not the version
