@@ -136,8 +136,7 @@ func (t *Telemetry) finish(ctx *fasthttp.RequestCtx, r *Request) {
 		t.logLine(ctx, &rec)
 	}
 	if t.recent != nil {
-		rec.Method, rec.Path = string(ctx.Method()), string(ctx.Path())
-		t.recent.add(rec)
+		t.recent.add(rec, ctx.Method(), ctx.Path())
 	}
 	r.reset()
 	t.pool.Put(r)

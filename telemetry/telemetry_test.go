@@ -130,11 +130,22 @@ func TestOffKeepsIDsOnly(t *testing.T) {
 func TestRingKeepsTheNewest(t *testing.T) {
 	r := newRing(3)
 	for i := 1; i <= 5; i++ {
-		r.add(Record{Status: i})
+		// A shorter path after a longer one in the same slot: the slot's
+		// buffer must not keep the longer one's tail.
+		r.add(Record{Status: i}, []byte("GET"), []byte(strings.Repeat("/p", 6-i)))
 	}
 	got := r.list()
 	if len(got) != 3 || got[0].Status != 5 || got[1].Status != 4 || got[2].Status != 3 {
 		t.Errorf("list %+v", got)
+	}
+	for _, rec := range got {
+		if want := strings.Repeat("/p", 6-rec.Status); rec.Path != want || rec.Method != "GET" {
+			t.Errorf("record %d: %s %q, want GET %q", rec.Status, rec.Method, rec.Path, want)
+		}
+	}
+	r.add(Record{Status: 6}, []byte("PROPFIND"), []byte("/x"))
+	if got := r.list()[0]; got.Method != "PROPFIND" || got.Path != "/x" {
+		t.Errorf("an unusual method: %+v", got)
 	}
 }
 
