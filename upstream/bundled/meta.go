@@ -217,14 +217,21 @@ func (m meta) scan(prefix []byte) ([]upstream.Attachment, error) {
 		n++
 	}
 	list := make([]upstream.Attachment, 0, n)
+	// One cursor for every attachment read: a Get makes a cursor of its
+	// own each time, and its stack was most of a listing's allocations.
+	atts := m.atts.Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		id := indexIDBytes(k)
-		a, ok, err := m.attachmentBytes(id)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
+		found, v := atts.Seek(id)
+		if !bytes.Equal(found, id) || v == nil {
 			return nil, fmt.Errorf("index names attachment %q, which does not exist", id)
+		}
+		a, ok := m.decoded.get(id, v)
+		if !ok {
+			var err error
+			if a, _, err = m.decode(string(id), v); err != nil {
+				return nil, err
+			}
 		}
 		list = append(list, a)
 	}
@@ -266,6 +273,11 @@ func (m meta) record(ref upstream.RecordRef) (r upstream.Record, ok bool, err er
 		return r, false, fmt.Errorf("decode record %s/%s: %w", ref.Collection, ref.ID, err)
 	}
 	return r, true, nil
+}
+
+// hasRecord reports whether the record exists, without decoding it.
+func (m meta) hasRecord(ref upstream.RecordRef) bool {
+	return m.records.Get(recordKey(ref)) != nil
 }
 
 func (m meta) putRecord(r upstream.Record) error {
