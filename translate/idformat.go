@@ -70,12 +70,19 @@ func newIDFormat(spec *IDFormatSpec) (*idFormat, error) {
 	return f, nil
 }
 
-// stream is the canonical id followed by its check bits.
+// idStream is the canonical id followed by its check bits.
 func idStream(id uint64) []byte {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], id)
-	sum := sha256.Sum256(b[:])
-	return append(b[:], sum[:]...)
+	s := idStreamArray(id)
+	return s[:]
+}
+
+// idStreamArray is idStream in an array, which stays on the caller's
+// stack: ids are encoded for every file of every answer.
+func idStreamArray(id uint64) (s [8 + sha256.Size]byte) {
+	binary.BigEndian.PutUint64(s[:8], id)
+	sum := sha256.Sum256(s[:8])
+	copy(s[8:], sum[:])
+	return s
 }
 
 func getBit(s []byte, i int) byte { return (s[i/8] >> (7 - uint(i%8))) & 1 }
@@ -90,19 +97,51 @@ func setBit(s []byte, i int, v byte) {
 // attachment's name) in this format. A canonical id that is not 64-bit hex
 // is returned inside the template as it is.
 func (f *idFormat) Encode(canonical, name string) string {
-	var core string
-	if raw, err := hex.DecodeString(canonical); err == nil && len(raw) == 8 {
-		core = f.encodeCore(idStream(binary.BigEndian.Uint64(raw)))
-	} else {
-		core = canonical
-	}
-	if f.hasName {
-		return f.prefix + core + f.middle + name + f.suffix
-	}
-	return f.prefix + core + f.suffix
+	var buf [128]byte
+	return string(f.AppendEncode(buf[:0], canonical, name))
 }
 
-func (f *idFormat) encodeCore(s []byte) string {
+// AppendEncode appends Encode's answer to dst, allocating nothing beyond
+// what dst needs to grow.
+func (f *idFormat) AppendEncode(dst []byte, canonical, name string) []byte {
+	dst = append(dst, f.prefix...)
+	if id, ok := parseCanonicalID(canonical); ok {
+		s := idStreamArray(id)
+		dst = f.appendCore(dst, s[:])
+	} else {
+		dst = append(dst, canonical...)
+	}
+	if f.hasName {
+		dst = append(append(dst, f.middle...), name...)
+	}
+	return append(dst, f.suffix...)
+}
+
+// parseCanonicalID reads a canonical id, 16 hex digits of either case.
+func parseCanonicalID(s string) (uint64, bool) {
+	if len(s) != 16 {
+		return 0, false
+	}
+	var id uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		id = id<<4 | uint64(d)
+	}
+	return id, true
+}
+
+func (f *idFormat) appendCore(dst []byte, s []byte) []byte {
 	if f.uuid {
 		var u [16]byte
 		bit := 0
@@ -118,18 +157,20 @@ func (f *idFormat) encodeCore(s []byte) string {
 				bit++
 			}
 		}
-		h := hex.EncodeToString(u[:])
-		return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+		dst = hex.AppendEncode(dst, u[0:4])
+		dst = hex.AppendEncode(append(dst, '-'), u[4:6])
+		dst = hex.AppendEncode(append(dst, '-'), u[6:8])
+		dst = hex.AppendEncode(append(dst, '-'), u[8:10])
+		return hex.AppendEncode(append(dst, '-'), u[10:16])
 	}
-	out := make([]byte, f.length)
-	for i := range out {
+	for i := 0; i < f.length; i++ {
 		var sym int
 		for b := 0; b < f.bits; b++ {
 			sym = sym<<1 | int(getBit(s, i*f.bits+b))
 		}
-		out[i] = f.alphabet[sym]
+		dst = append(dst, f.alphabet[sym])
 	}
-	return string(out)
+	return dst
 }
 
 // Decode parses a native id. It returns the canonical id and, when the

@@ -2,6 +2,7 @@ package translate
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -88,4 +89,34 @@ func FuzzIDFormatDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestEncodeReadsEitherCaseAndNothingElse: the canonical id is parsed by
+// hand (no hex.DecodeString per file); it must accept what that did,
+// either case, and pass anything else through, and encoding must not
+// allocate beyond its buffer.
+func TestEncodeReadsEitherCaseAndNothingElse(t *testing.T) {
+	for _, spec := range []IDFormatSpec{{Alphabet: "hex", Length: 17}, {Alphabet: "urlsafe", Length: 20},
+		{Alphabet: "uuid"}, {Alphabet: "hex", Length: 17, Template: "/u/{id}-{name}"}} {
+		f, err := newIDFormat(&spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lower := f.Encode("00000000deadbeef", "a.pdf")
+		if upper := f.Encode("00000000DEADBEEF", "a.pdf"); upper != lower {
+			t.Errorf("%+v: upper case %q, lower %q", spec, upper, lower)
+		}
+		if id, _, ok := f.Decode(lower); !ok || id != "00000000deadbeef" {
+			t.Errorf("%+v: %q decodes to %q, %v", spec, lower, id, ok)
+		}
+		for _, odd := range []string{"deadbeef", "00000000deadbeeg", "00000000deadbeef0", ""} {
+			if got := f.Encode(odd, "a.pdf"); !strings.Contains(got, odd) || got == lower {
+				t.Errorf("%+v: %q encoded as %q; want it as it is", spec, odd, got)
+			}
+		}
+		buf := make([]byte, 0, 128)
+		if n := testing.AllocsPerRun(100, func() { buf = f.AppendEncode(buf[:0], "00000000deadbeef", "a.pdf") }); n != 0 {
+			t.Errorf("%+v: AppendEncode allocates %v times", spec, n)
+		}
+	}
 }
