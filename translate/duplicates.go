@@ -21,6 +21,10 @@ const dupTagLen = 8
 // uniqueNames renames all but the newest file of each name in each field.
 // files is in List order, each field's files oldest first.
 func uniqueNames(files []upstream.Attachment) []upstream.Attachment {
+	if len(files) <= 32 && !hasDuplicateName(files) {
+		// The usual case, told without a map per listing.
+		return files
+	}
 	newest := map[[2]string]int{}
 	dup := false
 	for i, f := range files {
@@ -40,6 +44,19 @@ func uniqueNames(files []upstream.Attachment) []upstream.Attachment {
 		}
 	}
 	return out
+}
+
+// hasDuplicateName reports whether two files share a field and a name,
+// comparing every pair: for a few files, cheaper than a map.
+func hasDuplicateName(files []upstream.Attachment) bool {
+	for i := range files {
+		for j := i + 1; j < len(files); j++ {
+			if files[i].Name == files[j].Name && files[i].Field == files[j].Field {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // tagName puts a tag of id into name, before its extension.

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -69,6 +70,8 @@ type Gateway struct {
 	log  *slog.Logger
 	// renderBufs recycles the buffers JSON answers are rendered into.
 	renderBufs sync.Pool
+	// lastOrigin is the origin last answered (originOf).
+	lastOrigin atomic.Pointer[cachedOrigin]
 }
 
 // NewGateway builds a gateway; the config is already compiled, so nothing

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 )
 
 // ParsePublicURL checks the gateway's public origin (--public-url): an
@@ -47,6 +48,28 @@ func (g *Gateway) originOf(c *fiber.Ctx) string {
 	if s := g.opts.Signer; s != nil && s.publicURL != "" {
 		return s.publicURL
 	}
+	if !hasForwardedOrigin(&c.Request().Header) {
+		// What c.Protocol and c.Hostname would say, without their cost per
+		// request (a walk over every header, the peer's address made a
+		// string to look it up among the trusted proxies): without the
+		// headers they read, they answer the connection's scheme and the
+		// Host. The last origin is kept, and reused while it matches.
+		scheme := "http"
+		if c.Context().IsTLS() {
+			scheme = "https"
+		}
+		host := c.Request().URI().Host()
+		if o := g.lastOrigin.Load(); o != nil && o.scheme == scheme && o.host == string(host) {
+			return o.origin
+		}
+		h := string(host)
+		if !validHost(h) {
+			return scheme + "://" + c.Context().LocalAddr().String()
+		}
+		o := &cachedOrigin{scheme: scheme, host: h, origin: scheme + "://" + h}
+		g.lastOrigin.Store(o)
+		return o.origin
+	}
 	scheme := "http"
 	if c.Context().IsTLS() || strings.EqualFold(strings.TrimSpace(c.Protocol()), "https") {
 		scheme = "https"
@@ -56,6 +79,22 @@ func (g *Gateway) originOf(c *fiber.Ctx) string {
 		host = c.Context().LocalAddr().String()
 	}
 	return scheme + "://" + host
+}
+
+// cachedOrigin is the origin of the last request that named no forwarded
+// one.
+type cachedOrigin struct{ scheme, host, origin string }
+
+// hasForwardedOrigin reports whether the request carries a header that
+// c.Protocol or c.Hostname read from a trusted proxy.
+func hasForwardedOrigin(h *fasthttp.RequestHeader) bool {
+	for _, name := range [...]string{fiber.HeaderXForwardedProto, fiber.HeaderXForwardedProtocol,
+		fiber.HeaderXForwardedSsl, fiber.HeaderXUrlScheme, fiber.HeaderXForwardedHost} {
+		if len(h.Peek(name)) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // validHost accepts a DNS name or IP literal with an optional port: the

@@ -149,11 +149,11 @@ func (tc *templateCompiler) compileInterpolation(n *yaml.Node) (tmpl, error) {
 	for s != "" {
 		i := strings.Index(s, "${")
 		if i < 0 {
-			t.parts = append(t.parts, interpPart{lit: s})
+			t.parts = append(t.parts, interpPart{lit: s, litJSON: appendJSONEscaped(nil, s)})
 			break
 		}
 		if i > 0 {
-			t.parts = append(t.parts, interpPart{lit: s[:i]})
+			t.parts = append(t.parts, interpPart{lit: s[:i], litJSON: appendJSONEscaped(nil, s[:i])})
 		}
 		j := strings.IndexByte(s[i:], '}')
 		if j < 0 {
@@ -184,8 +184,9 @@ func (t *tExpr) appendJSON(dst []byte, e *env) []byte { return appendValue(dst, 
 type tInterp struct{ parts []interpPart }
 
 type interpPart struct {
-	lit string
-	x   *expr
+	lit     string
+	litJSON []byte // lit JSON-escaped, at compile time
+	x       *expr
 }
 
 // appendJSON renders the string; a part that is null (`no_content`,
@@ -196,7 +197,7 @@ func (t *tInterp) appendJSON(dst []byte, e *env) []byte {
 	dst = append(dst, '"')
 	for _, p := range t.parts {
 		if p.x == nil {
-			dst = appendJSONEscaped(dst, p.lit)
+			dst = append(dst, p.litJSON...)
 			continue
 		}
 		v := p.x.eval(e)
@@ -472,38 +473,48 @@ func appendJSONString(dst []byte, s string) []byte {
 
 // appendJSONEscaped writes s escaped for the inside of a JSON string.
 func appendJSONEscaped(dst []byte, s string) []byte {
+	// Runs of bytes that need no escape are copied whole: most of an
+	// answer is names and URLs with nothing to escape.
+	run := 0
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			dst = append(dst, s[run:i]...)
+			switch c {
+			case '"', '\\':
 				dst = append(dst, '\\', c)
-			case c == '\n':
+			case '\n':
 				dst = append(dst, '\\', 'n')
-			case c == '\r':
+			case '\r':
 				dst = append(dst, '\\', 'r')
-			case c == '\t':
+			case '\t':
 				dst = append(dst, '\\', 't')
-			case c < 0x20 || c == '<' || c == '>' || c == '&':
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 			default:
-				dst = append(dst, c)
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 			}
 			i++
+			run = i
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, `\ufffd`...)
-		} else if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, `\u202`...)
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(append(dst, s[run:i]...), `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(append(dst, s[run:i]...), `\u202`...)
 			dst = append(dst, hexDigits[r&0xf])
-		} else {
-			dst = append(dst, s[i:i+size]...)
+		default:
+			i += size
+			continue
 		}
 		i += size
+		run = i
 	}
-	return dst
+	return append(dst, s[run:]...)
 }
 
 // escapePathKey escapes a literal key for use as an sjson/gjson path.
