@@ -78,6 +78,8 @@ type Listener struct {
 	// refusing counts refusals in flight; Close waits for them.
 	refusing  sync.WaitGroup
 	refuseSem chan struct{}
+	// newID, if set, gives each refusal its request id.
+	newID func() string
 }
 
 // New wraps inner. log receives one line per burst of accept failures.
@@ -167,7 +169,7 @@ func (l *Listener) shedOne() {
 			// spare for one to wait on. A fresh socket's send buffer takes
 			// the short answer without blocking.
 			_ = c.SetWriteDeadline(time.Now().Add(10 * time.Millisecond))
-			_, _ = c.Write(refusalBusy)
+			_, _ = c.Write(refusalBusy.answer(l.requestID()))
 			_ = c.Close()
 		}
 		_ = tl.SetDeadline(time.Time{})

@@ -49,3 +49,8 @@ func (s *idSource) next(buf []byte) []byte {
 	buf = append(buf, s.prefix...)
 	return strconv.AppendUint(buf, s.n.Add(1), 36)
 }
+
+// NewRequestID returns a new request id from the same source as every
+// request's: for answers written outside any request (connguard's
+// refusals of a connection).
+func (t *Telemetry) NewRequestID() string { return string(t.ids.next(nil)) }

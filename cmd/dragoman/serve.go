@@ -304,13 +304,18 @@ func runServer(ctx context.Context, sc serveConfig, args []string, log *slog.Log
 		return fmt.Errorf("listen on %s: %w", sc.listen, err)
 	}
 	ln := connguard.New(inner, sc.conn, log)
+	ln.SetRequestIDs(tel.NewRequestID)
 	// What fasthttp cannot read is answered with a fixed text, in the
-	// dialect's shape when the path names one.
+	// dialect's shape when the path names one; through the telemetry, so
+	// that it has a request id (in its header, and in its body where the
+	// dialect's errors have a place for one), a log line and its count.
 	ln.Guard(srv, func(fctx *fasthttp.RequestCtx, path string, f connguard.Failure) {
-		m := s.current.Load()
-		c := m.app.AcquireCtx(fctx)
-		defer m.app.ReleaseCtx(c)
-		_ = m.gw.WriteConnError(c, path, f.Status, f.Text)
+		tel.Wrap(func(fctx *fasthttp.RequestCtx) {
+			m := s.current.Load()
+			c := m.app.AcquireCtx(fctx)
+			defer m.app.ReleaseCtx(c)
+			_ = m.gw.WriteConnError(c, path, f.Status, f.Text)
+		})(fctx)
 	})
 	guardState := srv.ConnState
 	srv.ConnState = func(c net.Conn, st fasthttp.ConnState) {
