@@ -1,100 +1,55 @@
 // Package proxy forwards requests the gateway does not model to an upstream
 // that speaks the same dialect: a reverse proxy that swaps the client's
-// gateway key for the upstream's credential and streams both ways.
+// gateway key for the upstream's credential and streams both ways. It
+// sends through the upstream's own client (the remote store's), so an
+// upstream has one pool, one set of timeouts, one breaker and one place
+// that retries.
 package proxy
 
 import (
 	"bytes"
+	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
-	"net/url"
-	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
-
-	"github.com/dragoman-gw/dragoman/telemetry"
-	"github.com/dragoman-gw/dragoman/upstream"
 )
+
+// Upstream sends one request on; remote.Store.Pass is one. It sets the
+// URI below its base, the Host, its credential and the request id, and
+// returns a canonical error only when no answer came.
+type Upstream interface {
+	Pass(ctx context.Context, req *fasthttp.Request, resp *fasthttp.Response) error
+}
 
 // Options configure a Proxy.
 type Options struct {
-	// URL is the upstream's base: http(s)://host:port[/base].
-	URL string
-	// Credential is the header the dialect carries keys in; the client's
-	// value is removed and CredentialValue (the upstream token, with its
-	// scheme) sent instead.
-	Credential      string
-	CredentialValue string
-	ConnectTimeout  time.Duration
-	// FirstByteTimeout bounds the wait for the upstream's answer headers.
-	FirstByteTimeout time.Duration
-	// Name is the upstream's label in the metrics (its dialect).
-	Name string
-	// Client, when set, is the upstream's client shared with the store
-	// (remote.Store.HostClient): its connection and idle timeouts bound
-	// each read and write, never the whole transfer. Without one the proxy
-	// makes its own, whose timeouts bound each direction whole.
-	Client *fasthttp.HostClient
+	// Upstream is where requests go.
+	Upstream Upstream
+	// Credential is the header the dialect carries keys in: the client's
+	// gateway key is never forwarded.
+	Credential string
 }
 
 // Proxy forwards requests to one upstream.
 type Proxy struct {
-	opts   Options
-	hc     *fasthttp.HostClient
-	scheme string
-	host   string
-	base   string
+	up         Upstream
+	credential string
 }
 
-// New builds a proxy; it connects lazily.
+// New builds a proxy.
 func New(opts Options) (*Proxy, error) {
-	u, err := url.Parse(opts.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("upstream URL %q: want http(s)://host:port[/base]", opts.URL)
+	if opts.Upstream == nil {
+		return nil, errors.New("a pass-through needs an upstream")
 	}
-	if opts.ConnectTimeout == 0 {
-		opts.ConnectTimeout = 5 * time.Second
-	}
-	if opts.FirstByteTimeout == 0 {
-		opts.FirstByteTimeout = 30 * time.Second
-	}
-	addr := u.Host
-	if u.Port() == "" {
-		addr = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
-	}
-	p := &Proxy{opts: opts, scheme: u.Scheme, host: u.Host, base: strings.TrimSuffix(u.EscapedPath(), "/")}
-	if opts.Client != nil {
-		p.hc = opts.Client
-		return p, nil
-	}
-	p.hc = &fasthttp.HostClient{
-		Addr:  addr,
-		IsTLS: u.Scheme == "https",
-		Dial: func(a string) (net.Conn, error) {
-			return fasthttp.DialTimeout(a, opts.ConnectTimeout)
-		},
-		MaxConns:                      1024,
-		MaxConnWaitTimeout:            opts.FirstByteTimeout,
-		MaxIdleConnDuration:           30 * time.Second,
-		ReadTimeout:                   opts.FirstByteTimeout,
-		WriteTimeout:                  opts.FirstByteTimeout,
-		MaxIdemponentCallAttempts:     1,
-		StreamResponseBody:            true,
-		MaxResponseBodySize:           1 << 20,
-		DisableHeaderNamesNormalizing: true,
-		DisablePathNormalizing:        true,
-		NoDefaultUserAgentHeader:      true,
-	}
-	return p, nil
+	return &Proxy{up: opts.Upstream, credential: opts.Credential}, nil
 }
 
 // hopByHop are the headers of one connection, never forwarded (RFC 9110
 // 7.6.1), plus any a Connection header names.
-var hopByHop = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+var hopByHop = [...]string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
 	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
 // Forward sends the request on and streams the answer back. A failure to
@@ -106,39 +61,19 @@ func (p *Proxy) Forward(c *fiber.Ctx) error {
 	defer fasthttp.ReleaseRequest(req)
 	c.Request().Header.CopyTo(&req.Header)
 	stripHopByHop(&req.Header)
-	req.Header.Del(p.opts.Credential)
-	req.Header.Set(p.opts.Credential, p.opts.CredentialValue)
-	req.SetRequestURI(p.scheme + "://" + p.host + p.base + string(c.Request().URI().RequestURI()))
-	req.Header.SetHost(p.host)
-	prior := string(c.Request().Header.Peek("X-Forwarded-For"))
-	client := c.Context().RemoteIP().String()
-	if prior != "" {
-		client = prior + ", " + client
-	}
-	req.Header.Set("X-Forwarded-For", client)
-	req.Header.Set("X-Forwarded-Proto", c.Protocol())
-	req.Header.Set("X-Forwarded-Host", string(c.Request().Host()))
+	req.Header.Del(p.credential)
+	setForwarded(c, &req.Header)
 	if body := c.Context().RequestBodyStream(); body != nil {
 		req.SetBodyStream(body, c.Request().Header.ContentLength())
-	} else {
-		req.SetBody(c.Request().Body())
-	}
-
-	if id := telemetry.RequestID(c.Context()); id != "" {
-		req.Header.Set(telemetry.RequestIDHeader, id)
+	} else if b := c.Request().Body(); len(b) > 0 {
+		req.SetBodyRaw(b) // the client's request outlives this one
 	}
 
 	resp := fasthttp.AcquireResponse()
-	start := time.Now()
-	// No deadline on the whole exchange: the client's timeouts bound the
-	// wait for the answer and each stall, so an upload or download that
-	// keeps moving is never cut off.
-	if err := p.hc.Do(req, resp); err != nil {
+	if err := p.up.Pass(c.Context(), req, resp); err != nil {
 		fasthttp.ReleaseResponse(resp)
-		telemetry.ObserveUpstream(c.Context(), p.opts.Name, 0, time.Since(start))
-		return classify(err)
+		return err
 	}
-	telemetry.ObserveUpstream(c.Context(), p.opts.Name, resp.StatusCode(), time.Since(start))
 	resp.Header.CopyTo(&c.Response().Header)
 	stripHopByHop(&c.Response().Header)
 	c.Status(resp.StatusCode())
@@ -146,9 +81,49 @@ func (p *Proxy) Forward(c *fiber.Ctx) error {
 		c.Context().SetBodyStream(&released{r: s, resp: resp}, resp.Header.ContentLength())
 		return nil
 	}
-	c.Response().SetBodyRaw(bytes.Clone(resp.Body()))
+	// SetBody copies into the answer's own pooled buffer.
+	c.Response().SetBody(resp.Body())
 	fasthttp.ReleaseResponse(resp)
 	return nil
+}
+
+// setForwarded sets X-Forwarded-For (the client's address after any a
+// proxy before us gave), -Proto and -Host, built in a buffer on the stack.
+func setForwarded(c *fiber.Ctx, h *fasthttp.RequestHeader) {
+	var buf [256]byte
+	xff := buf[:0]
+	if prior := c.Request().Header.Peek("X-Forwarded-For"); len(prior) > 0 {
+		xff = append(append(xff, prior...), ", "...)
+	}
+	xff = appendIP(xff, c.Context().RemoteIP())
+	h.SetBytesV("X-Forwarded-For", xff)
+	h.Set("X-Forwarded-Proto", protocol(c))
+	h.SetBytesV("X-Forwarded-Host", c.Request().Host())
+}
+
+// protocol is c.Protocol without its cost when the request carries none
+// of the headers it would believe from a trusted proxy: a walk over every
+// header, and the peer's address made a string to look it up.
+func protocol(c *fiber.Ctx) string {
+	if c.Context().IsTLS() {
+		return "https"
+	}
+	h := &c.Request().Header
+	for _, name := range [...]string{fiber.HeaderXForwardedProto, fiber.HeaderXForwardedProtocol,
+		fiber.HeaderXForwardedSsl, fiber.HeaderXUrlScheme} {
+		if len(h.Peek(name)) > 0 {
+			return c.Protocol()
+		}
+	}
+	return "http"
+}
+
+// appendIP appends ip as net.IP.String would write it.
+func appendIP(dst []byte, ip net.IP) []byte {
+	if ip4 := ip.To4(); ip4 != nil {
+		return fasthttp.AppendIPv4(dst, ip4)
+	}
+	return append(dst, ip.String()...)
 }
 
 // released returns the upstream response to its pool once the client has
@@ -169,23 +144,28 @@ func (r *released) Close() error {
 type headers interface {
 	Peek(key string) []byte
 	Del(key string)
+	DelBytes(key []byte)
 }
 
 func stripHopByHop(h headers) {
-	for _, name := range strings.Split(string(h.Peek("Connection")), ",") {
-		if name = strings.TrimSpace(name); name != "" {
-			h.Del(name)
+	// The names a Connection header lists, copied out first (deleting
+	// headers moves what Peek pointed into); most messages have none.
+	var list []byte
+	if v := h.Peek("Connection"); len(v) > 0 {
+		list = bytes.Clone(v)
+	}
+	for len(list) > 0 {
+		name := list
+		if i := bytes.IndexByte(list, ','); i >= 0 {
+			name, list = list[:i], list[i+1:]
+		} else {
+			list = nil
+		}
+		if name = bytes.TrimSpace(name); len(name) > 0 {
+			h.DelBytes(name)
 		}
 	}
 	for _, name := range hopByHop {
 		h.Del(name)
 	}
-}
-
-func classify(err error) error {
-	var ne net.Error
-	if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) || (errors.As(err, &ne) && ne.Timeout()) {
-		return upstream.Wrap(upstream.KindTimeout, err, "upstream did not answer in time")
-	}
-	return upstream.Wrap(upstream.KindBadGateway, err, "upstream is unreachable")
 }

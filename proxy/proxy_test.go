@@ -1,7 +1,13 @@
 package proxy
 
 import (
+	"context"
+	"io"
+	"net/http/httptest"
+	"strings"
 	"testing"
+
+	"github.com/gofiber/fiber/v2"
 
 	"github.com/valyala/fasthttp"
 )
@@ -33,13 +39,74 @@ func TestStripHopByHop(t *testing.T) {
 	}
 }
 
-func TestNewRefusesBadURLs(t *testing.T) {
-	for _, u := range []string{"", "ftp://x", "http://", "not a url"} {
-		if _, err := New(Options{URL: u, Credential: "X-Api-Key"}); err == nil {
-			t.Errorf("New accepted %q", u)
+func TestNewNeedsAnUpstream(t *testing.T) {
+	if _, err := New(Options{Credential: "X-Api-Key"}); err == nil {
+		t.Error("New accepted no upstream")
+	}
+}
+
+// fakeUpstream records what it was sent and answers like an upstream.
+type fakeUpstream struct {
+	got  fasthttp.Request
+	body string
+}
+
+func (f *fakeUpstream) Pass(_ context.Context, req *fasthttp.Request, resp *fasthttp.Response) error {
+	req.CopyTo(&f.got)
+	if s := req.BodyStream(); s != nil {
+		b, _ := io.ReadAll(s)
+		f.got.SetBody(b)
+	}
+	resp.SetStatusCode(404)
+	resp.Header.Set("Connection", "X-Hop")
+	resp.Header.Set("X-Hop", "gone")
+	resp.Header.Set("X-Status-Reason", "no such endpoint")
+	resp.SetBodyString(f.body)
+	return nil
+}
+
+// TestForwardSendsWhatTheUpstreamShouldSee: the client's key and
+// hop-by-hop headers stay behind, X-Forwarded-* are added after any
+// earlier proxy's, the path and query and body go on as they are, and
+// the answer comes back with its own hop-by-hop headers dropped.
+func TestForwardSendsWhatTheUpstreamShouldSee(t *testing.T) {
+	up := &fakeUpstream{body: `{"error":"nope"}`}
+	p, err := New(Options{Upstream: up, Credential: "X-Api-Key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := fiber.New()
+	app.All("/*", p.Forward)
+	req := httptest.NewRequest("POST", "/api/v1/Account/abc/opportunities?x=1&y=%20", strings.NewReader("hello"))
+	req.Host = "gw.example"
+	req.Header.Set("X-Api-Key", "gateway-key")
+	req.Header.Set("Connection", "X-Private")
+	req.Header.Set("X-Private", "secret")
+	req.Header.Set("X-Forwarded-For", "10.0.0.1")
+	req.Header.Set("Content-Type", "text/plain")
+	resp, err := app.Test(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 404 || string(body) != up.body || resp.Header.Get("X-Status-Reason") != "no such endpoint" {
+		t.Errorf("answer %d %q %v", resp.StatusCode, body, resp.Header)
+	}
+	if resp.Header.Get("X-Hop") != "" {
+		t.Errorf("the answer's hop-by-hop header came through")
+	}
+	h := &up.got.Header
+	if got := string(h.RequestURI()); got != "/api/v1/Account/abc/opportunities?x=1&y=%20" {
+		t.Errorf("URI %q", got)
+	}
+	for name, want := range map[string]string{"X-Api-Key": "", "X-Private": "", "Connection": "",
+		"X-Forwarded-For": "10.0.0.1, 0.0.0.0", "X-Forwarded-Proto": "http", "X-Forwarded-Host": "gw.example",
+		"Content-Type": "text/plain"} {
+		if got := string(h.Peek(name)); got != want {
+			t.Errorf("%s: %q, want %q", name, got, want)
 		}
 	}
-	if _, err := New(Options{URL: "http://127.0.0.1:9/base/", Credential: "X-Api-Key"}); err != nil {
-		t.Errorf("New refused a good URL: %v", err)
+	if string(h.Method()) != "POST" || string(up.got.Body()) != "hello" {
+		t.Errorf("%s with body %q", h.Method(), up.got.Body())
 	}
 }

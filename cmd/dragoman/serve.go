@@ -261,19 +261,22 @@ func runServer(ctx context.Context, sc serveConfig, args []string, log *slog.Log
 		// One budget across reloads: it bounds the process, not a routes file.
 		s.holdBodies = translate.HoldBodiesWithin(membudget.New(sc.memoryBudget, memoryWait))
 	}
-	if dialect, u, ok := strings.Cut(sc.upstream, "+"); ok {
+	if dialect, _, ok := strings.Cut(sc.upstream, "+"); ok {
 		// Same dialect on both sides: what the gateway does not model
 		// passes through to the upstream.
 		sp, err := cfg.Speaker(dialect)
 		if err != nil {
 			return err
 		}
-		header, value := sp.Credential(sc.upstreamToken)
-		popts := proxy.Options{URL: u, Credential: header, CredentialValue: value, Name: dialect,
-			ConnectTimeout: sc.upstreamTimeouts.Connect, FirstByteTimeout: sc.upstreamTimeouts.FirstByte}
-		if hc, ok := any(store).(interface{ HostClient() *fasthttp.HostClient }); ok {
-			popts.Client = hc.HostClient() // one pool and one set of timeouts per upstream
+		header, _ := sp.Credential(sc.upstreamToken)
+		// The store under any --mirror is the upstream's client: the
+		// pass-through sends through it, one pool, one set of timeouts and
+		// one breaker per upstream.
+		up, ok := any(primary).(proxy.Upstream)
+		if !ok {
+			return fmt.Errorf("--upstream %s: the store has no client to pass requests through", sc.upstream)
 		}
+		popts := proxy.Options{Upstream: up, Credential: header}
 		fwd, err := proxy.New(popts)
 		if err != nil {
 			return fmt.Errorf("--upstream: %w", err)

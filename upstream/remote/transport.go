@@ -221,14 +221,8 @@ func (t *transport) do(ctx context.Context, o *outgoing) (*response, error) {
 	var lastErr error
 	for i := 0; i < attempts; i++ {
 		if i > 0 {
-			backoff := time.Duration(50<<uint(i-1)) * time.Millisecond
-			backoff = backoff/2 + time.Duration(rand.Int64N(int64(backoff)))
-			timer := time.NewTimer(backoff)
-			select {
-			case <-ctx.Done():
-				timer.Stop()
-				return nil, ctxError(ctx)
-			case <-timer.C:
+			if err := backoff(ctx, i); err != nil {
+				return nil, err
 			}
 		}
 		if err := t.breaker.allow(); err != nil {
@@ -264,6 +258,21 @@ func (t *transport) do(ctx context.Context, o *outgoing) (*response, error) {
 		}
 	}
 	return nil, lastErr
+}
+
+// backoff waits before the attempt-th retry (1 for the first): a
+// jittered 50 ms doubling each time, or until ctx ends.
+func backoff(ctx context.Context, attempt int) error {
+	d := time.Duration(50<<uint(attempt-1)) * time.Millisecond
+	d = d/2 + time.Duration(rand.Int64N(int64(d)))
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctxError(ctx)
+	case <-timer.C:
+		return nil
+	}
 }
 
 // statusKind is what a gateway makes of an upstream's server error.
