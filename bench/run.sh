@@ -337,7 +337,7 @@ if [[ $(kv record_json_valid "$(cat "$RUN/seed.out")") == false ]]; then
 	NOTES+=("**the infolobby record get answer for the 10-file record is not valid JSON** (measured anyway)")
 fi
 small() { # small NAME PATH [KEY]
-	local out try cand rps p99 errs
+	local out try cand rps p99 errs cpu_us
 	# Other work on the machine skews these most; up to SMALL_TRIES runs,
 	# keeping the one with the least CPU busy elsewhere.
 	for try in $(seq "$SMALL_TRIES"); do
