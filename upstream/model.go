@@ -105,3 +105,49 @@ type NewAttachment struct {
 	// aborts the create and leaves nothing behind.
 	Finish func(na *NewAttachment) error
 }
+
+// IDLen is the length of a canonical attachment id, as every store mints
+// them: 8 random bytes in lower-case hex.
+const IDLen = 16
+
+// ValidID reports whether id has the form canonical ids are minted in.
+// Anything else names no attachment in any store.
+func ValidID(id string) bool {
+	if len(id) != IDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckFields normalises the field names of a record update with the
+// store's norm and refuses a field given twice, or an id that is
+// malformed or listed twice (an attachment has one place).
+func CheckFields(in map[string][]string, norm func(string) (string, error)) (map[string][]string, error) {
+	out := make(map[string][]string, len(in))
+	seen := map[string]bool{}
+	for name, ids := range in {
+		field, err := norm(name)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := out[field]; dup {
+			return nil, Errorf(KindInvalid, "field %q is given twice", field)
+		}
+		for _, id := range ids {
+			if !ValidID(id) {
+				return nil, Errorf(KindInvalid, "attachment %q does not exist", id)
+			}
+			if seen[id] {
+				return nil, Errorf(KindInvalid, "attachment %s is listed twice", id)
+			}
+			seen[id] = true
+		}
+		out[field] = ids
+	}
+	return out, nil
+}

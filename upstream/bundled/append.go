@@ -31,7 +31,7 @@ func (s *Store) Append(ctx context.Context, id string, content io.Reader) (upstr
 	if err := ctx.Err(); err != nil {
 		return upstream.Attachment{}, ctxError(err)
 	}
-	if !validID(id) {
+	if !upstream.ValidID(id) {
 		return upstream.Attachment{}, errAttachmentNotFound()
 	}
 	if content == nil {

@@ -13,7 +13,7 @@ func (s *Store) Stat(ctx context.Context, id string) (upstream.Attachment, error
 	if err := ctx.Err(); err != nil {
 		return upstream.Attachment{}, ctxError(err)
 	}
-	if !validID(id) {
+	if !upstream.ValidID(id) {
 		return upstream.Attachment{}, errAttachmentNotFound()
 	}
 	var a upstream.Attachment
@@ -66,7 +66,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return ctxError(err)
 	}
-	if !validID(id) {
+	if !upstream.ValidID(id) {
 		return errAttachmentNotFound()
 	}
 	var blobs []string

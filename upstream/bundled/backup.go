@@ -16,6 +16,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/dragoman-gw/dragoman/upstream"
 )
 
 // metaName is the metadata database's name in the store directory and in
@@ -148,7 +150,7 @@ func IsStoreEntry(name string) bool {
 		return true
 	}
 	parts := strings.Split(name, "/")
-	return len(parts) == 3 && parts[0] == "blobs" && validID(parts[2]) && parts[1] == parts[2][:2]
+	return len(parts) == 3 && parts[0] == "blobs" && upstream.ValidID(parts[2]) && parts[1] == parts[2][:2]
 }
 
 // RestoreEntry writes one entry of a backup (name as IsStoreEntry takes

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/dragoman-gw/dragoman/upstream"
 )
 
 // recoverDisk removes what a crash can leave: everything in tmp/ (uploads that
@@ -57,7 +59,7 @@ func (s *Store) cutPartials(m meta) (int, error) {
 	err := m.partials.ForEach(func(k, _ []byte) error {
 		id := string(k)
 		a, ok, err := m.attachment(id)
-		if err != nil || !ok || !validID(id) {
+		if err != nil || !ok || !upstream.ValidID(id) {
 			return err
 		}
 		path := s.blobPath(id)
@@ -101,7 +103,7 @@ func (s *Store) removeOrphans(m meta, fan string) (int, error) {
 	removed := 0
 	for _, f := range files {
 		name := f.Name()
-		if f.Type().IsRegular() && validID(name) && name[:2] == fan {
+		if f.Type().IsRegular() && upstream.ValidID(name) && name[:2] == fan {
 			a, ok, err := m.attachment(name)
 			if err != nil {
 				return removed, err

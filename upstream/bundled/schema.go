@@ -88,10 +88,10 @@ func indexID(key []byte) string { return string(indexIDBytes(key)) }
 
 // indexIDBytes is indexID without the copy; it is valid as long as key.
 func indexIDBytes(key []byte) []byte {
-	if len(key) < idLen {
+	if len(key) < upstream.IDLen {
 		return nil
 	}
-	return key[len(key)-idLen:]
+	return key[len(key)-upstream.IDLen:]
 }
 
 // validRef reports whether ref can be stored: both parts present and free

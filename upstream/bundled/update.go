@@ -18,7 +18,7 @@ func (s *Store) UpdateRecord(ctx context.Context, ref upstream.RecordRef, u upst
 	if err := checkRef(ref); err != nil {
 		return upstream.Record{}, err
 	}
-	fields, err := checkFields(u.Fields)
+	fields, err := upstream.CheckFields(u.Fields, normField)
 	if err != nil {
 		return upstream.Record{}, err
 	}
@@ -57,33 +57,6 @@ func (s *Store) UpdateRecord(ctx context.Context, ref upstream.RecordRef, u upst
 	}
 	s.removeBlobs(deleted)
 	return rec, nil
-}
-
-// checkFields normalises the field names of an update and refuses an id
-// that is malformed or listed twice (an attachment has one place).
-func checkFields(in map[string][]string) (map[string][]string, error) {
-	out := make(map[string][]string, len(in))
-	seen := map[string]bool{}
-	for name, ids := range in {
-		field, err := normField(name)
-		if err != nil {
-			return nil, err
-		}
-		if _, dup := out[field]; dup {
-			return nil, upstream.Errorf(upstream.KindInvalid, "field %q is given twice", field)
-		}
-		for _, id := range ids {
-			if !validID(id) {
-				return nil, upstream.Errorf(upstream.KindInvalid, "attachment %q does not exist", id)
-			}
-			if seen[id] {
-				return nil, upstream.Errorf(upstream.KindInvalid, "attachment %s is listed twice", id)
-			}
-			seen[id] = true
-		}
-		out[field] = ids
-	}
-	return out, nil
 }
 
 // setFields makes each named field of ref hold exactly its listed

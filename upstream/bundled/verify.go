@@ -115,7 +115,7 @@ func (s *Store) snapshotBlobs(tx *bolt.Tx) ([]storedBlob, error) {
 		if err != nil {
 			return err
 		}
-		if (a.HasContent || partial) && validID(id) {
+		if (a.HasContent || partial) && upstream.ValidID(id) {
 			list = append(list, storedBlob{att: a, size: a.Size, partial: partial})
 		}
 		return nil

@@ -127,7 +127,7 @@ func TestMissingBlobAtReadTime(t *testing.T) {
 		t.Errorf("Ready after the damaged attachment was deleted: %+v", ready)
 	}
 	// A delete racing a read is not damage.
-	if err := s.missingBlob(t.Context(), "0000000000000000000000000000000000000000"[:idLen]); upstream.KindOf(err) != upstream.KindNotFound {
+	if err := s.missingBlob(t.Context(), "0000000000000000000000000000000000000000"[:upstream.IDLen]); upstream.KindOf(err) != upstream.KindNotFound {
 		t.Errorf("a blob missing because its attachment went: %v, want not found", err)
 	}
 }

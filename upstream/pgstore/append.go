@@ -32,7 +32,7 @@ func (s *Store) Append(ctx context.Context, id string, src io.Reader) (upstream.
 	if err := ctx.Err(); err != nil {
 		return upstream.Attachment{}, classify(err, "append")
 	}
-	if !validID(id) {
+	if !upstream.ValidID(id) {
 		return upstream.Attachment{}, errAttachmentNotFound()
 	}
 	if src == nil {

@@ -20,7 +20,7 @@ func (s *Store) stat(ctx context.Context, id string) (row, error) {
 	if err := ctx.Err(); err != nil {
 		return row{}, classify(err, "stat")
 	}
-	if !validID(id) {
+	if !upstream.ValidID(id) {
 		return row{}, errAttachmentNotFound()
 	}
 	r, err := scanRow(s.db.QueryRow(ctx, `SELECT `+attColumns+` FROM attachments WHERE id = $1`, id))
@@ -59,7 +59,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return classify(err, "delete")
 	}
-	if !validID(id) {
+	if !upstream.ValidID(id) {
 		return errAttachmentNotFound()
 	}
 	var objects []string

@@ -219,9 +219,6 @@ func errRecordNotFound() error {
 	return upstream.Errorf(upstream.KindNotFound, "record not found")
 }
 
-// idLen is the length of a canonical id: 8 random bytes in lower-case
-// hex, as the bundled store's (the dialects encode these 64 bits).
-const idLen = 16
 
 func newID() string { return randomHex(8) }
 
@@ -233,20 +230,6 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // never fails since Go 1.24
 	return hex.EncodeToString(b)
-}
-
-// validID reports whether id is a canonical id.
-func validID(id string) bool {
-	if len(id) != idLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // now is the time stamped on rows: UTC, in PostgreSQL's microseconds, so

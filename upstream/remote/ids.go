@@ -421,7 +421,7 @@ func (m *idMap) extras(ids []string) map[string]*upstream.Attachment {
 // reach an upstream object by making up an id.
 func (m *idMap) lookup(id string) (ref, error) {
 	notFound := upstream.Errorf(upstream.KindNotFound, "attachment not found")
-	if !isCanonical(id) {
+	if !upstream.ValidID(id) {
 		return ref{}, notFound
 	}
 	var r ref
@@ -437,19 +437,6 @@ func (m *idMap) lookup(id string) (ref, error) {
 		return ref{}, notFound
 	}
 	return r, nil
-}
-
-// isCanonical reports whether id has the form ids are minted in.
-func isCanonical(id string) bool {
-	if len(id) != 16 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		if c := id[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // update changes what the map says of a canonical id.
