@@ -219,7 +219,6 @@ func errRecordNotFound() error {
 	return upstream.Errorf(upstream.KindNotFound, "record not found")
 }
 
-
 func newID() string { return randomHex(8) }
 
 // newObjectName is a fresh object name: 128 random bits, so two uploads
