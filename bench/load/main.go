@@ -15,6 +15,8 @@
 //	                                      one TransactionLink multipart upload of N bytes
 //	load espochunk -url BASE -key K -size 256MiB -chunk 4MiB
 //	                                      one EspoCRM chunked upload, then its download checked
+//	load floor    -dir DIR -size N -digests none|sha256|sha256+md5
+//	                                      an upload's floor: N bytes over loopback TCP into a fsynced file
 //
 // Every mode is bounded in time (and in request count where it loops), and
 // refuses any address but 127.0.0.1.
@@ -27,7 +29,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: load freeport|wait|upload|download|seed|small|infolobby|multipart|espochunk [flags]")
+		fmt.Fprintln(os.Stderr, "usage: load freeport|wait|upload|download|seed|small|infolobby|multipart|espochunk|floor [flags]")
 		os.Exit(2)
 	}
 	modes := map[string]func([]string) error{
@@ -40,6 +42,7 @@ func main() {
 		"infolobby": runInfoLobby,
 		"multipart": runMultipart,
 		"espochunk": runEspoChunk,
+		"floor":     runFloor,
 	}
 	run, ok := modes[os.Args[1]]
 	if !ok {
