@@ -21,6 +21,7 @@ const copyBufferSize = 256 << 10
 // failed try landed after all (a create whose answer was lost).
 func (m *migration) copy(ctx context.Context, j job) {
 	a := j.src
+	defer j.rs.lockName(a.Field, a.Name)()
 	var lastErr error
 	var srcSum string
 	for attempt := 0; attempt < m.Retry.Attempts; attempt++ {
@@ -38,7 +39,7 @@ func (m *migration) copy(ctx context.Context, j job) {
 			srcSum = sum
 		}
 		if err == nil {
-			j.rs.claim(d.ID)
+			j.rs.made(d)
 			m.check(ctx, j, d, srcSum)
 			return
 		}
@@ -81,8 +82,15 @@ func (m *migration) copyOnce(ctx context.Context, j job) (upstream.Attachment, s
 	na := upstream.NewAttachment{Record: j.rs.rec, Field: a.Field, Name: a.Name, Type: a.Type, Tags: a.Tags,
 		Title: a.Title, Description: a.Description, Category: a.Category, Status: a.Status,
 		ExternalID: a.ExternalID, Owner: a.Owner}
+	create := func(content io.Reader) (upstream.Attachment, error) { return m.To.Create(ctx, na, content) }
+	if lc, ok := m.To.(upstream.ListedCreator); ok {
+		// The record was listed when its copy began, and every file made
+		// since is in listed: no listing per file.
+		listed := j.rs.listed()
+		create = func(content io.Reader) (upstream.Attachment, error) { return lc.CreateListed(ctx, na, content, listed) }
+	}
 	if !a.HasContent {
-		d, err := m.To.Create(ctx, na, nil)
+		d, err := create(nil)
 		if err != nil {
 			return d, "", fmt.Errorf("create at the destination: %w", err)
 		}
@@ -95,7 +103,7 @@ func (m *migration) copyOnce(ctx context.Context, j job) (upstream.Attachment, s
 	}
 	defer content.Close()
 	hr := &hashingReader{r: content, h: sha256.New(), p: m.Progress}
-	d, err := m.To.Create(ctx, na, hr)
+	d, err := create(hr)
 	if m.Progress != nil && err != nil {
 		m.Progress.BytesDone.Add(-hr.n.Load()) // counted again by the next try
 	}
@@ -103,7 +111,7 @@ func (m *migration) copyOnce(ctx context.Context, j job) (upstream.Attachment, s
 		// A destination may stop at the size it was told without reading
 		// the end; whatever is left must be nothing.
 		if n, _ := hr.Read(make([]byte, 1)); n > 0 {
-			m.drop(ctx, d)
+			m.drop(ctx, j.rs, d)
 			return upstream.Attachment{}, "", fmt.Errorf("write at the destination: it stopped reading before the end")
 		}
 	}
@@ -134,18 +142,18 @@ func (m *migration) check(ctx context.Context, j job, d upstream.Attachment, src
 		return
 	}
 	if a.SHA256 != "" && a.SHA256 != srcSum {
-		m.drop(ctx, d)
+		m.drop(ctx, j.rs, d)
 		m.t.mismatched(j.rs.rec, a.Name, fmt.Sprintf("the source's bytes have sha256 %s, its metadata says %s", srcSum, a.SHA256))
 		return
 	}
 	dstSum, err := m.sumOf(ctx, m.To, d)
 	if err != nil {
-		m.drop(ctx, d)
+		m.drop(ctx, j.rs, d)
 		m.t.failed(j.rs.rec, a.Name, fmt.Errorf("read back from the destination: %w", err))
 		return
 	}
 	if dstSum != srcSum {
-		m.drop(ctx, d)
+		m.drop(ctx, j.rs, d)
 		m.t.mismatched(j.rs.rec, a.Name, fmt.Sprintf("sent sha256 %s, the destination gives back %s", srcSum, dstSum))
 		return
 	}
@@ -156,7 +164,8 @@ func (m *migration) check(ctx context.Context, j job, d upstream.Attachment, src
 
 // drop deletes a copy that failed its check; a delete that fails leaves
 // it for reconcile to find.
-func (m *migration) drop(ctx context.Context, d upstream.Attachment) {
+func (m *migration) drop(ctx context.Context, rs *recordState, d upstream.Attachment) {
+	rs.dropped(d.ID)
 	_ = m.Retry.do(ctx, func() error {
 		err := m.To.Delete(ctx, d.ID)
 		if upstream.IsKind(err, upstream.KindNotFound) {

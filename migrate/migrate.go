@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/dragoman-gw/dragoman/upstream"
@@ -131,12 +132,70 @@ type job struct {
 }
 
 // recordState is what the destination holds of one record, and which of
-// its files already stand for a source file.
+// its files already stand for a source file. The destination is listed
+// once per record (and again only to look whether a failed create landed):
+// dst then grows by the files the migration creates, so that a store that
+// can describe one file only by listing its whole record checks each new
+// name against dst instead (upstream.ListedCreator).
 type recordState struct {
 	rec  upstream.RecordRef
 	mu   sync.Mutex
 	dst  []upstream.Attachment
 	used map[string]bool
+	// busy holds the field and name of each file being copied into the
+	// record, closed when its copy is over.
+	busy map[string]chan struct{}
+}
+
+func newRecordState(rec upstream.RecordRef) *recordState {
+	return &recordState{rec: rec, used: map[string]bool{}, busy: map[string]chan struct{}{}}
+}
+
+// listed is the record's files at the destination as far as the migration
+// knows them. The slice is shared: it must not be changed.
+func (rs *recordState) listed() []upstream.Attachment {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.dst[:len(rs.dst):len(rs.dst)]
+}
+
+// made records a file the migration created, as standing for its source.
+func (rs *recordState) made(d upstream.Attachment) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.used[d.ID] = true
+	rs.dst = append(rs.dst[:len(rs.dst):len(rs.dst)], d)
+}
+
+// dropped forgets a file the migration deleted again.
+func (rs *recordState) dropped(id string) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.dst = slices.DeleteFunc(slices.Clone(rs.dst), func(d upstream.Attachment) bool { return d.ID == id })
+}
+
+// lockName waits until no other file of the field and name is being
+// copied into the record, and returns the unlock: a destination that keeps
+// one file per name must see the first copy among the files the second is
+// checked against.
+func (rs *recordState) lockName(field, name string) func() {
+	key := field + "\x00" + name
+	for {
+		rs.mu.Lock()
+		ch, taken := rs.busy[key]
+		if !taken {
+			rs.busy[key] = make(chan struct{})
+			rs.mu.Unlock()
+			return func() {
+				rs.mu.Lock()
+				close(rs.busy[key])
+				delete(rs.busy, key)
+				rs.mu.Unlock()
+			}
+		}
+		rs.mu.Unlock()
+		<-ch
+	}
 }
 
 // claim marks a destination file as standing for a source file; it fails
@@ -177,7 +236,7 @@ func (m *migration) plan(ctx context.Context, rec upstream.RecordRef, jobs chan<
 		m.t.failed(rec, "", fmt.Errorf("list at the source: %w", err))
 		return
 	}
-	rs := &recordState{rec: rec, used: map[string]bool{}}
+	rs := newRecordState(rec)
 	err = m.Retry.do(ctx, func() (err error) { rs.dst, err = m.To.List(ctx, rec); return err })
 	if err != nil && !upstream.IsKind(err, upstream.KindNotFound) {
 		m.t.failed(rec, "", fmt.Errorf("list at the destination: %w", err))

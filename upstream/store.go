@@ -115,6 +115,21 @@ type ListedOpener interface {
 	OpenListed(ctx context.Context, a Attachment) (Attachment, Content, error)
 }
 
+// ListedCreator is a store that can create an attachment in a record its
+// caller has just listed without listing the record again. Where a store
+// can describe one file only by listing its whole record (four of the five
+// dialects as upstreams), Create lists it to refuse a name its upload would
+// replace and again to describe what it made: a migration of a thousand
+// files into one record would list it two thousand times.
+type ListedCreator interface {
+	// CreateListed is Create, where listed is the record's attachments as
+	// the caller last listed them, with every attachment it has created
+	// there since. The store checks the new file's name against listed
+	// instead of against the record, and describes the new file from what
+	// the create told it: its Position is not known, and given as -1.
+	CreateListed(ctx context.Context, na NewAttachment, content io.Reader, listed []Attachment) (Attachment, error)
+}
+
 // RecordLister is a store that can list the records of a collection
 // (EspoCRM's GET /{Entity}).
 type RecordLister interface {

@@ -17,6 +17,24 @@ import (
 // nothing. Uploads as base64 inside JSON are spooled first (spool.go): the
 // dialect caps them and the cap is enforced before anything is sent.
 func (s *Store) Create(ctx context.Context, na upstream.NewAttachment, content io.Reader) (upstream.Attachment, error) {
+	return s.create(ctx, na, content, nil)
+}
+
+var _ upstream.ListedCreator = (*Store)(nil)
+
+// CreateListed is Create in a record the caller has just listed: the name
+// check and the description of the new file come from listed and the
+// create's answer instead of two listings of the record.
+func (s *Store) CreateListed(ctx context.Context, na upstream.NewAttachment, content io.Reader, listed []upstream.Attachment) (upstream.Attachment, error) {
+	return s.create(ctx, na, content, &knownRecord{atts: listed})
+}
+
+// knownRecord is a record's files as a caller of CreateListed listed
+// them; nil where the upstream is to be asked.
+type knownRecord struct{ atts []upstream.Attachment }
+
+// create is Create, with the record's files as known, or nil.
+func (s *Store) create(ctx context.Context, na upstream.NewAttachment, content io.Reader, known *knownRecord) (upstream.Attachment, error) {
 	if err := checkNew(na); err != nil {
 		return upstream.Attachment{}, err
 	}
@@ -33,7 +51,7 @@ func (s *Store) Create(ctx context.Context, na upstream.NewAttachment, content i
 		return s.createHeld(ctx, na)
 	}
 	if content == nil {
-		return s.createPlaceholder(ctx, na)
+		return s.createPlaceholder(ctx, na, known)
 	}
 	content = &ctxReader{r: content, ctx: ctx}
 	t := s.newTarget(na, content)
@@ -47,9 +65,9 @@ func (s *Store) Create(ctx context.Context, na upstream.NewAttachment, content i
 		return upstream.Attachment{}, s.unsupported("create a file %s", placeDesc(na.Record))
 	}
 	if rt.EncodesContent() {
-		return s.createSpooled(ctx, na, content, rt)
+		return s.createSpooled(ctx, na, content, rt, known)
 	}
-	return s.createStreamed(ctx, na, content, rt, t)
+	return s.createStreamed(ctx, na, content, rt, t, known)
 }
 
 // placeDesc names where a file was to go, for messages.
@@ -64,20 +82,25 @@ func quote(s string) string { return `"` + s + `"` }
 
 // newTarget renders a new attachment's metadata for the upstream.
 func (s *Store) newTarget(na upstream.NewAttachment, content io.Reader) *translate.Target {
-	t := &translate.Target{Record: na.Record, Field: na.Field, Name: na.Name, Type: na.Type, Tags: na.Tags,
+	t := &translate.Target{Record: na.Record, Field: s.upstreamField(na.Field), Name: na.Name, Type: na.Type, Tags: na.Tags,
 		Title: na.Title, Description: na.Description, Category: na.Category, Status: na.Status,
 		ExternalID: na.ExternalID, Content: content, Size: -1, ExpectedSize: na.ExpectedSize}
-	if t.Field == "" || !s.sp.CarriesFields() {
-		// The field lives beside the id map; the upstream has its one.
-		t.Field = s.sp.DefaultField()
-	}
 	return t
+}
+
+// upstreamField is the upstream's field for a canonical one.
+func (s *Store) upstreamField(field string) string {
+	if field == "" || !s.sp.CarriesFields() {
+		// The field lives beside the id map; the upstream has its one.
+		return s.sp.DefaultField()
+	}
+	return field
 }
 
 // createPlaceholder makes an attachment without content, where the
 // dialect's create call can leave the content out (Media Pocket's can; a
 // raw or multipart upload is its content).
-func (s *Store) createPlaceholder(ctx context.Context, na upstream.NewAttachment) (upstream.Attachment, error) {
+func (s *Store) createPlaceholder(ctx context.Context, na upstream.NewAttachment, known *knownRecord) (upstream.Attachment, error) {
 	if na.Finish != nil {
 		// No content to wait for: late metadata is known now.
 		if err := finish(&na); err != nil {
@@ -91,12 +114,12 @@ func (s *Store) createPlaceholder(ctx context.Context, na upstream.NewAttachment
 		// placeholder (keep.go).
 		return s.keepPlaceholder(ctx, na)
 	}
-	return s.send(ctx, &na, rt, t, nil)
+	return s.send(ctx, &na, rt, t, nil, known)
 }
 
 // createStreamed sends the content as it is read.
-func (s *Store) createStreamed(ctx context.Context, na upstream.NewAttachment, content io.Reader, rt *translate.Route, t *translate.Target) (upstream.Attachment, error) {
-	if err := s.checkNameFree(ctx, rt, t, na.ReplaceSameName); err != nil {
+func (s *Store) createStreamed(ctx context.Context, na upstream.NewAttachment, content io.Reader, rt *translate.Route, t *translate.Target, known *knownRecord) (upstream.Attachment, error) {
+	if err := s.checkNameFree(ctx, rt, t, na.ReplaceSameName, known); err != nil {
 		return upstream.Attachment{}, err
 	}
 	digest := newDigester(content, capOf(rt.MaxContent(), na.MaxSize))
@@ -124,7 +147,7 @@ func (s *Store) createStreamed(ctx context.Context, na upstream.NewAttachment, c
 			return nil
 		}}
 	}
-	a, err := s.send(ctx, &na, rt, t, digest)
+	a, err := s.send(ctx, &na, rt, t, digest, known)
 	if err != nil || !moved {
 		return a, err
 	}
@@ -142,7 +165,9 @@ func changed(rt *translate.Route, target, sent, now string) bool {
 
 // send makes the create call, finds what it created, and records it with
 // na as it is once the call is done (Finish may change it meanwhile).
-func (s *Store) send(ctx context.Context, na *upstream.NewAttachment, rt *translate.Route, t *translate.Target, digest *digester) (upstream.Attachment, error) {
+// With the record known, the answer describes the new file; else Stat
+// does.
+func (s *Store) send(ctx context.Context, na *upstream.NewAttachment, rt *translate.Route, t *translate.Target, digest *digester, known *knownRecord) (upstream.Attachment, error) {
 	sent := *t
 	p, err := s.call(ctx, rt, t)
 	if upstream.IsKind(err, upstream.KindNotFound) && rt.RequiresRecord() {
@@ -151,7 +176,7 @@ func (s *Store) send(ctx context.Context, na *upstream.NewAttachment, rt *transl
 	if err != nil {
 		return upstream.Attachment{}, err
 	}
-	r, err := s.created(ctx, rt, &sent, p)
+	r, desc, err := s.created(ctx, rt, &sent, p)
 	if err != nil {
 		return upstream.Attachment{}, err
 	}
@@ -164,14 +189,18 @@ func (s *Store) send(ctx context.Context, na *upstream.NewAttachment, rt *transl
 	if err != nil {
 		return upstream.Attachment{}, err
 	}
-	return s.settle(ctx, id, *na, rt)
+	describe := func(ctx context.Context) (upstream.Attachment, error) { return s.Stat(ctx, id) }
+	if known != nil {
+		describe = func(context.Context) (upstream.Attachment, error) { return s.described(id, r, desc, &sent, digest) }
+	}
+	return s.settle(ctx, id, *na, rt, describe)
 }
 
 // settle finishes a create once the upstream has the file: older files of
 // the same name go when asked and the dialect does not replace them by
 // itself, a caller who gave up meanwhile gets nothing left behind, and the
-// answer is what Stat says from now on.
-func (s *Store) settle(ctx context.Context, id string, na upstream.NewAttachment, rt *translate.Route) (upstream.Attachment, error) {
+// answer is what describe says (Stat, from now on).
+func (s *Store) settle(ctx context.Context, id string, na upstream.NewAttachment, rt *translate.Route, describe func(context.Context) (upstream.Attachment, error)) (upstream.Attachment, error) {
 	if na.ReplaceSameName && !rt.ReplacesByName() {
 		if err := s.dropSameName(ctx, id); err != nil {
 			s.undo(id)
@@ -182,11 +211,40 @@ func (s *Store) settle(ctx context.Context, id string, na upstream.NewAttachment
 		s.undo(id)
 		return upstream.Attachment{}, ctxError(ctx)
 	}
-	a, err := s.Stat(ctx, id)
+	a, err := describe(ctx)
 	if err != nil {
 		s.undo(id)
 		return upstream.Attachment{}, err
 	}
+	return a, nil
+}
+
+// described is the canonical attachment of file id, which a create has
+// just made at r, without listing its record: from desc, the create's
+// answer's word on it, or where the answer says nothing, from what was
+// sent (t, and digest's count of the bytes). Its place in its field is
+// not known (-1).
+func (s *Store) described(id string, r ref, desc *translate.Remote, t *translate.Target, digest *digester) (upstream.Attachment, error) {
+	one := translate.Remote{NativeID: r.NativeID,
+		Attachment: upstream.Attachment{Record: r.Record, Field: r.Field, Name: r.Name, Type: t.Type}}
+	if desc != nil {
+		one = *desc
+	}
+	if digest != nil {
+		one.HasContent = true
+		if desc == nil || one.Size == 0 {
+			one.Size = digest.n
+		}
+	}
+	atts, err := s.canonicalEach([]translate.Remote{one})
+	if err != nil {
+		return upstream.Attachment{}, err
+	}
+	if len(atts) != 1 || atts[0].ID != id {
+		return upstream.Attachment{}, upstream.Errorf(upstream.KindBadGateway, "the upstream acknowledged the upload but does not show it")
+	}
+	a := atts[0]
+	a.Position = -1
 	return a, nil
 }
 
@@ -201,37 +259,47 @@ func (s *Store) undo(id string) {
 // created finds the upstream object a create call made: the one its answer
 // names; for a dialect that addresses files by name, the name it was sent
 // under; else the newest file of that name in that field that no other
-// create of the gateway's has claimed.
-func (s *Store) created(ctx context.Context, rt *translate.Route, t *translate.Target, p *translate.Parsed) (ref, error) {
+// create of the gateway's has claimed. It also returns the answer's (or
+// listing's) description of the object, if it has one.
+func (s *Store) created(ctx context.Context, rt *translate.Route, t *translate.Target, p *translate.Parsed) (ref, *translate.Remote, error) {
 	if p.One != nil && p.One.NativeID != "" {
 		o := p.One
-		return ref{NativeID: o.NativeID, Record: o.Record, Field: o.Field, Name: o.Name}, nil
+		return ref{NativeID: o.NativeID, Record: o.Record, Field: o.Field, Name: o.Name}, o, nil
 	}
 	if s.sp.NamesFiles() {
-		return ref{Record: t.Record, Field: t.Field, Name: t.Name}, nil
+		return ref{Record: t.Record, Field: t.Field, Name: t.Name}, nil, nil
 	}
 	rs := p.Files
 	if len(rs) == 0 && t.Record.ID != "" {
 		listed, err := s.listRemote(ctx, t.Record, false)
 		if err != nil {
-			return ref{}, err
+			return ref{}, nil, err
 		}
 		rs = listed
 	}
 	for i := len(rs) - 1; i >= 0; i-- {
 		r := refsOf(rs[i : i+1])[0]
 		if r.Name == t.Name && r.Field == t.Field && !s.ids.claimed(r) {
-			return r, nil
+			return r, &rs[i], nil
 		}
 	}
-	return ref{}, upstream.Errorf(upstream.KindBadGateway, "the upstream acknowledged the upload but does not show it")
+	return ref{}, nil, upstream.Errorf(upstream.KindBadGateway, "the upstream acknowledged the upload but does not show it")
 }
 
 // checkNameFree refuses an upload that would replace a same-named file
 // when the caller did not ask for that but the dialect's upload replaces
 // by name: such a dialect cannot keep two files of one name in a field.
-func (s *Store) checkNameFree(ctx context.Context, rt *translate.Route, t *translate.Target, replace bool) error {
+// A record the caller knows is not listed again.
+func (s *Store) checkNameFree(ctx context.Context, rt *translate.Route, t *translate.Target, replace bool, known *knownRecord) error {
 	if replace || !rt.ReplacesByName() || t.Record.ID == "" {
+		return nil
+	}
+	if known != nil {
+		for _, a := range known.atts {
+			if s.upstreamField(a.Field) == t.Field && a.Name == t.Name {
+				return s.unsupported("keep two files named %q in one field", t.Name)
+			}
+		}
 		return nil
 	}
 	rs, err := s.listRemote(ctx, t.Record, false)

@@ -26,7 +26,7 @@ const spoolInMemory = 1 << 20
 // memory, beyond that in a temporary file: EspoCRM's cap is 256 MiB, which
 // is no amount to hold per request. Late metadata (Finish) is then known
 // before the request is rendered.
-func (s *Store) createSpooled(ctx context.Context, na upstream.NewAttachment, content io.Reader, rt *translate.Route) (upstream.Attachment, error) {
+func (s *Store) createSpooled(ctx context.Context, na upstream.NewAttachment, content io.Reader, rt *translate.Route, known *knownRecord) (upstream.Attachment, error) {
 	limit := capOf(rt.MaxContent(), na.MaxSize)
 	digest := newDigester(content, limit)
 	sp, err := s.spool(digest)
@@ -52,10 +52,10 @@ func (s *Store) createSpooled(ctx context.Context, na upstream.NewAttachment, co
 	if app, max, ok := s.chunkedRoute(na); ok && sp.size > max {
 		return s.createInChunks(ctx, na, sp, digest, app, max)
 	}
-	if err := s.checkNameFree(ctx, rt, t, na.ReplaceSameName); err != nil {
+	if err := s.checkNameFree(ctx, rt, t, na.ReplaceSameName, known); err != nil {
 		return upstream.Attachment{}, err
 	}
-	return s.send(ctx, &na, rt, t, digest)
+	return s.send(ctx, &na, rt, t, digest, known)
 }
 
 // spooled is content read whole: in memory, or in a temporary file.
@@ -137,10 +137,10 @@ func (s *Store) createInChunks(ctx context.Context, na upstream.NewAttachment, s
 	if !ok {
 		return upstream.Attachment{}, s.unsupported("create a file %s", placeDesc(na.Record))
 	}
-	if err := s.checkNameFree(ctx, rt, t, na.ReplaceSameName); err != nil {
+	if err := s.checkNameFree(ctx, rt, t, na.ReplaceSameName, nil); err != nil {
 		return upstream.Attachment{}, err
 	}
-	a, err := s.send(ctx, &na, rt, t, digest)
+	a, err := s.send(ctx, &na, rt, t, digest, nil)
 	if err != nil {
 		return upstream.Attachment{}, err
 	}
