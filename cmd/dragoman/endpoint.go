@@ -30,6 +30,9 @@ type endpointOptions struct {
 	dataDir  string
 	timeouts remote.Timeouts
 	heldTTL  time.Duration
+	// noMD5: the store answers no client, so uploads through it need no
+	// MD5 (remote.Options.NoMD5).
+	noMD5 bool
 	// blobs and s3Endpoint place the bytes of a postgres:// store.
 	blobs, s3Endpoint string
 }
@@ -66,7 +69,7 @@ func openEndpoint(spec string, cfg *translate.Config, o endpointOptions) (pinger
 		return nil, fmt.Errorf("%s: %w", o.flag, err)
 	}
 	s, err := remote.New(remote.Options{Speaker: sp, URL: u, Token: o.token, DataDir: o.dataDir,
-		Timeouts: o.timeouts, HeldTTL: o.heldTTL})
+		Timeouts: o.timeouts, HeldTTL: o.heldTTL, NoMD5: o.noMD5})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", o.flag, err)
 	}

@@ -122,7 +122,7 @@ func (s *Store) createStreamed(ctx context.Context, na upstream.NewAttachment, c
 	if err := s.checkNameFree(ctx, rt, t, na.ReplaceSameName, known); err != nil {
 		return upstream.Attachment{}, err
 	}
-	digest := newDigester(content, capOf(rt.MaxContent(), na.MaxSize))
+	digest := s.newDigester(content, capOf(rt.MaxContent(), na.MaxSize))
 	t.Content = digest
 	sent := na // what the request says ahead of the bytes
 	moved := false

@@ -11,6 +11,7 @@ import (
 	"github.com/dragoman-gw/dragoman"
 	"github.com/dragoman-gw/dragoman/translate"
 	"github.com/dragoman-gw/dragoman/upstream"
+	"github.com/dragoman-gw/dragoman/upstream/remote"
 )
 
 // CreateListed makes the same file Create makes, described from the
@@ -100,5 +101,40 @@ func TestCreateListedThroughEachDialect(t *testing.T) {
 				t.Errorf("the first a.txt holds %q now", got)
 			}
 		})
+	}
+}
+
+// A store told NoMD5 uploads the same bytes and records their sha256, and
+// no MD5; one without it records both.
+func TestNoMD5LeavesTheMD5Out(t *testing.T) {
+	cfg, err := translate.Load(dragoman.DefaultRoutes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := loopbackWith(t, cfg, "nimblex", t.TempDir())
+	sp, err := cfg.Speaker("nimblex")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lean, err := remote.New(remote.Options{Speaker: sp, URL: g.url, Token: upstreamToken, DataDir: t.TempDir(), NoMD5: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lean.Close()
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("x"), 100<<10)
+	sum := sha256.Sum256(data)
+	for _, tc := range []struct {
+		s       *remote.Store
+		name    string
+		wantMD5 bool
+	}{{g.s, "with.bin", true}, {lean, "without.bin", false}} {
+		a, err := tc.s.Create(ctx, upstream.NewAttachment{Record: upstream.RecordRef{Collection: "c", ID: "1"}, Name: tc.name}, bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.SHA256 != hex.EncodeToString(sum[:]) || (a.MD5 != "") != tc.wantMD5 {
+			t.Errorf("%s: sha256 %q, md5 %q; want the sha256, and an MD5: %v", tc.name, a.SHA256, a.MD5, tc.wantMD5)
+		}
 	}
 }

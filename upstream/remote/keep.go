@@ -65,7 +65,7 @@ func (s *Store) keepUnlinked(ctx context.Context, na upstream.NewAttachment, con
 			os.Remove(path)
 		}
 	}()
-	digest := newDigester(&ctxReader{r: content, ctx: ctx}, capOf(rt.MaxContent(), na.MaxSize))
+	digest := s.newDigester(&ctxReader{r: content, ctx: ctx}, capOf(rt.MaxContent(), na.MaxSize))
 	if _, err := io.Copy(f, digest); err != nil {
 		return upstream.Attachment{}, contentError(err)
 	}

@@ -35,6 +35,10 @@ type Options struct {
 	// HeldTTL is how long a chunked upload is held without a new chunk
 	// before it is dropped (0: held until deleted).
 	HeldTTL time.Duration
+	// NoMD5 leaves the MD5 of uploads out, for a store no client reads
+	// through (a migration's ends, which compare sha256 only): md5 is the
+	// dearest work on a copy's bytes, slower than sha256 and the copy.
+	NoMD5 bool
 }
 
 // Store is an upstream.Store backed by an upstream system.
@@ -53,6 +57,7 @@ type Store struct {
 	// sends holds the ids of the held uploads this process is sending,
 	// which no listing may take for a crash's leftovers (sending.go).
 	sends sync.Map
+	noMD5 bool
 }
 
 var _ upstream.Store = (*Store)(nil)
@@ -89,7 +94,8 @@ func New(opts Options) (*Store, error) {
 		ids.close()
 		return nil, fmt.Errorf("open record id map: %w", err)
 	}
-	s := &Store{sp: opts.Speaker, t: t, ids: ids, recs: recs, spoolDir: spoolDir, heldDir: heldDir, heldTTL: opts.HeldTTL}
+	s := &Store{sp: opts.Speaker, t: t, ids: ids, recs: recs, spoolDir: spoolDir, heldDir: heldDir, heldTTL: opts.HeldTTL,
+		noMD5: opts.NoMD5}
 	if err := s.removeStrayHeld(); err != nil {
 		ids.close()
 		return nil, err

@@ -28,7 +28,7 @@ const spoolInMemory = 1 << 20
 // before the request is rendered.
 func (s *Store) createSpooled(ctx context.Context, na upstream.NewAttachment, content io.Reader, rt *translate.Route, known *knownRecord) (upstream.Attachment, error) {
 	limit := capOf(rt.MaxContent(), na.MaxSize)
-	digest := newDigester(content, limit)
+	digest := s.newDigester(content, limit)
 	sp, err := s.spool(digest)
 	if err != nil {
 		return upstream.Attachment{}, contentError(err)
