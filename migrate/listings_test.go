@@ -94,7 +94,7 @@ func (t *requestTally) snapshot() (listings, requests int) {
 // countedGateway serves dialect's routes over a fresh bundled store on
 // loopback, counting its requests, and returns a remote store speaking
 // dialect to it.
-func countedGateway(t *testing.T, cfg *translate.Config, dialect string) (*remote.Store, *requestTally) {
+func countedGateway(t testing.TB, cfg *translate.Config, dialect string) (*remote.Store, *requestTally) {
 	t.Helper()
 	back, err := bundled.Open(t.TempDir())
 	if err != nil {
@@ -256,4 +256,41 @@ func TestRunCopiesSameNamedFilesOneAfterTheOther(t *testing.T) {
 	if len(r.IDs) != 1 || string(got) != data[r.IDs[0].From] {
 		t.Errorf("destination holds %q, report %+v; want the copied file's bytes", got, r.IDs)
 	}
+}
+
+// BenchmarkMigrateOneRecord migrates 200 small files into one record of a
+// Nimblex destination (which describes a file only in its record's
+// listing) per op, and reports what that costs the destination in
+// requests: listings of the record per op, and requests per file.
+func BenchmarkMigrateOneRecord(b *testing.B) {
+	cfg, err := translate.Load(dragoman.DefaultRoutes())
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 200
+	from, err := bundled.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer from.Close()
+	for i := range n {
+		if _, err := from.Create(context.Background(), upstream.NewAttachment{Record: upstream.RecordRef{Collection: "c", ID: "1"},
+			Name: fmt.Sprintf("f%03d.bin", i)}, bytes.NewReader(bytes.Repeat([]byte{byte(i)}, 1024))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var listings, requests int
+	for b.Loop() {
+		b.StopTimer()
+		to, tally := countedGateway(b, cfg, "nimblex")
+		b.StartTimer()
+		r, err := Run(context.Background(), Options{From: from, To: to, Parallel: 8, Retry: fastRetry})
+		if err != nil || r.Copied != n {
+			b.Fatalf("migration = %+v, %v", r, err)
+		}
+		l, q := tally.snapshot()
+		listings, requests = listings+l, requests+q
+	}
+	b.ReportMetric(float64(listings)/float64(b.N), "listings/op")
+	b.ReportMetric(float64(requests)/float64(b.N*n), "requests/file")
 }
