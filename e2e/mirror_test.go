@@ -103,6 +103,15 @@ func TestMirrorDualWriteConverges(t *testing.T) {
 	if !strings.Contains(primary.out.String(), "resuming the dual-write queue") {
 		t.Errorf("the restarted primary does not say it resumes its queue:\n%s", primary.out.String())
 	}
+	// The queue is a metric: seven writes wait (six creates and a
+	// delete), the oldest for a while.
+	text := metricsText(t, primary.url("/metrics"))
+	if v, _ := sample(text, "dragoman_mirror_queue_depth"); v != "7" {
+		t.Errorf("dragoman_mirror_queue_depth = %q with the mirror down, want 7", v)
+	}
+	if v, ok := sample(text, "dragoman_mirror_queue_oldest_seconds"); !ok || v == "0" {
+		t.Errorf("dragoman_mirror_queue_oldest_seconds = %q with writes queued, want their age", v)
+	}
 	// The client sees the primary as before.
 	if got := len(pc.list(t, "T", "1")); got != 5 {
 		t.Errorf("the primary lists %d files after the restart, want 5", got)
@@ -123,6 +132,19 @@ func TestMirrorDualWriteConverges(t *testing.T) {
 		if got := mc.content(t, "T", "1", "", name); !bytes.Equal(got, data) {
 			t.Errorf("%s at the mirror: %d bytes that differ from the %d written", name, len(got), len(data))
 		}
+	}
+	if !waitUntil(10*time.Second, func() bool {
+		v, _ := sample(metricsText(t, primary.url("/metrics")), "dragoman_mirror_queue_depth")
+		return v == "0"
+	}) {
+		t.Errorf("dragoman_mirror_queue_depth never came back to 0 once the mirror converged")
+	}
+	text = metricsText(t, primary.url("/metrics"))
+	if v, _ := sample(text, "dragoman_mirror_queue_oldest_seconds"); v != "0" {
+		t.Errorf("dragoman_mirror_queue_oldest_seconds = %q with the queue empty, want 0", v)
+	}
+	if v, _ := sample(text, "dragoman_mirror_dropped_total"); v != "0" {
+		t.Errorf("dragoman_mirror_dropped_total = %q, want 0", v)
 	}
 }
 
@@ -163,6 +185,14 @@ func TestMirrorShadowCountsDiffs(t *testing.T) {
 	// make, so changed.txt differs in the download compare only.
 	if !waitUntil(20*time.Second, func() bool { return diffs("list") >= 1 && diffs("download") == 2 }) {
 		t.Fatalf("shadow logged %d list and %d download diffs, want at least 1 and 2 (changed.txt, missing.txt)\n%s", diffs("list"), diffs("download"), primary.out.String())
+	}
+	// The same counts are metrics.
+	text := metricsText(t, primary.url("/metrics"))
+	if v, _ := sample(text, `dragoman_mirror_diffs_total{op="download"}`); v != "2" {
+		t.Errorf("dragoman_mirror_diffs_total{op=\"download\"} = %q, want 2", v)
+	}
+	if v, _ := sample(text, `dragoman_mirror_diffs_total{op="list"}`); v != fmt.Sprint(diffs("list")) {
+		t.Errorf("dragoman_mirror_diffs_total{op=\"list\"} = %q, want the %d logged", v, diffs("list"))
 	}
 	// Only the mirror's lines: the access log names every file read.
 	var mirrorLines []string

@@ -58,3 +58,17 @@ func withMirror(sc serveConfig, cfg *translate.Config, primary pinger, log *slog
 	log.Info("mirroring", "mirror", mc.url, "mode", mode.String())
 	return s, nil
 }
+
+// watchMirror exports the counters of a --mirror as the dragoman_mirror_*
+// metrics; a store without a mirror has none.
+func watchMirror(tel *telemetry.Telemetry, store pinger) {
+	m, ok := store.(*mirror.Store)
+	if !ok {
+		return
+	}
+	tel.WatchMirror(func() telemetry.MirrorStats {
+		st := m.Stats()
+		return telemetry.MirrorStats{QueueDepth: st.QueueDepth, QueueOldest: st.QueueOldest, Applied: st.Applied,
+			Retries: st.Retries, Dropped: st.Dropped, Compared: st.Compared, Diffs: st.Diffs, ShadowSkipped: st.ShadowSkipped}
+	})
+}

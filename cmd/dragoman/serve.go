@@ -254,6 +254,7 @@ func runServer(ctx context.Context, sc serveConfig, args []string, log *slog.Log
 	}); ok {
 		tel.WatchStore(st.Stats)
 	}
+	watchMirror(tel, store)
 	s := &server{sc: sc, args: args, log: log, tel: tel, store: store, primary: primary, stop: make(chan struct{}), proxies: proxies,
 		opts: translate.Options{Store: store, Auth: keyAuth{ring}, Logger: log, Signer: signer}}
 	s.console = newConsole(s, store, sc.logFormat == "json")
