@@ -21,7 +21,7 @@ const copyBufferSize = 256 << 10
 // failed try landed after all (a create whose answer was lost).
 func (m *migration) copy(ctx context.Context, j job) {
 	a := j.src
-	defer j.rs.lockName(a.Field, a.Name)()
+	defer j.rs.lockName(a.Name)()
 	var lastErr error
 	var srcSum string
 	for attempt := 0; attempt < m.Retry.Attempts; attempt++ {

@@ -142,8 +142,8 @@ type recordState struct {
 	mu   sync.Mutex
 	dst  []upstream.Attachment
 	used map[string]bool
-	// busy holds the field and name of each file being copied into the
-	// record, closed when its copy is over.
+	// busy holds the name of each file being copied into the record,
+	// closed when its copy is over.
 	busy map[string]chan struct{}
 }
 
@@ -174,22 +174,22 @@ func (rs *recordState) dropped(id string) {
 	rs.dst = slices.DeleteFunc(slices.Clone(rs.dst), func(d upstream.Attachment) bool { return d.ID == id })
 }
 
-// lockName waits until no other file of the field and name is being
-// copied into the record, and returns the unlock: a destination that keeps
-// one file per name must see the first copy among the files the second is
-// checked against.
-func (rs *recordState) lockName(field, name string) func() {
-	key := field + "\x00" + name
+// lockName waits until no other file of the name is being copied into
+// the record, and returns the unlock: a destination that keeps one file
+// per name must see the first copy among the files the second is checked
+// against. The name alone is the key, in whatever field: a destination
+// without fields of its own keeps every file of a record in one.
+func (rs *recordState) lockName(name string) func() {
 	for {
 		rs.mu.Lock()
-		ch, taken := rs.busy[key]
+		ch, taken := rs.busy[name]
 		if !taken {
-			rs.busy[key] = make(chan struct{})
+			rs.busy[name] = make(chan struct{})
 			rs.mu.Unlock()
 			return func() {
 				rs.mu.Lock()
-				close(rs.busy[key])
-				delete(rs.busy, key)
+				close(rs.busy[name])
+				delete(rs.busy, name)
 				rs.mu.Unlock()
 			}
 		}
