@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -293,4 +295,58 @@ func BenchmarkMigrateOneRecord(b *testing.B) {
 	}
 	b.ReportMetric(float64(listings)/float64(b.N), "listings/op")
 	b.ReportMetric(float64(requests)/float64(b.N*n), "requests/file")
+}
+
+// A run that finds half of a record's files at a destination that keeps
+// one file per name (copied by an earlier run whose journal is gone) skips
+// those by name and sha256, copies the rest from the same one listing, and
+// refuses none as a second file of its name.
+func TestRunFinishesAHalfCopiedRecordFromOneListing(t *testing.T) {
+	cfg, err := translate.Load(dragoman.DefaultRoutes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	from := openBundled(t)
+	rec := upstream.RecordRef{Collection: "c", ID: "1"}
+	const n = 30
+	for i := range n {
+		if _, err := from.Create(ctx, upstream.NewAttachment{Record: rec, Name: fmt.Sprintf("f%02d.bin", i)},
+			bytes.NewReader(bytes.Repeat([]byte{byte(i)}, 500+i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	to, tally := countedGateway(t, cfg, "nimblex")
+	half := onlyNames{Store: from, keep: func(name string) bool { return name < "f15" }}
+	if r, err := Run(ctx, Options{From: half, To: to, Records: []upstream.RecordRef{rec}, Retry: fastRetry}); err != nil || r.Copied != n/2 {
+		t.Fatalf("first run = %+v, %v; want %d copied", r, err, n/2)
+	}
+	before, _ := tally.snapshot()
+	j, err := OpenJournal(filepath.Join(t.TempDir(), "j"), "a", "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	r, err := Run(ctx, Options{From: from, To: to, Journal: j, Parallel: 4, Retry: fastRetry})
+	if err != nil || r.Copied != n/2 || r.Skipped != n/2 || !r.OK() {
+		t.Fatalf("second run = %+v, %v; want %d copied and %d skipped", r, err, n/2, n/2)
+	}
+	if l, _ := tally.snapshot(); l-before != 1 {
+		t.Errorf("the second run listed the record %d times; want once", l-before)
+	}
+	list, err := to.List(ctx, rec)
+	if err != nil || len(list) != n {
+		t.Errorf("destination holds %d files, %v; want %d", len(list), err, n)
+	}
+}
+
+// onlyNames is a source that shows only the files whose names keep says.
+type onlyNames struct {
+	upstream.Store
+	keep func(name string) bool
+}
+
+func (o onlyNames) List(ctx context.Context, rec upstream.RecordRef) ([]upstream.Attachment, error) {
+	all, err := o.Store.List(ctx, rec)
+	return slices.DeleteFunc(all, func(a upstream.Attachment) bool { return !o.keep(a.Name) }), err
 }
