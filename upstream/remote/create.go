@@ -82,10 +82,9 @@ func quote(s string) string { return `"` + s + `"` }
 
 // newTarget renders a new attachment's metadata for the upstream.
 func (s *Store) newTarget(na upstream.NewAttachment, content io.Reader) *translate.Target {
-	t := &translate.Target{Record: na.Record, Field: s.upstreamField(na.Field), Name: na.Name, Type: na.Type, Tags: na.Tags,
+	return &translate.Target{Record: na.Record, Field: s.upstreamField(na.Field), Name: na.Name, Type: na.Type, Tags: na.Tags,
 		Title: na.Title, Description: na.Description, Category: na.Category, Status: na.Status,
 		ExternalID: na.ExternalID, Content: content, Size: -1, ExpectedSize: na.ExpectedSize}
-	return t
 }
 
 // upstreamField is the upstream's field for a canonical one.
@@ -199,7 +198,8 @@ func (s *Store) send(ctx context.Context, na *upstream.NewAttachment, rt *transl
 // settle finishes a create once the upstream has the file: older files of
 // the same name go when asked and the dialect does not replace them by
 // itself, a caller who gave up meanwhile gets nothing left behind, and the
-// answer is what describe says (Stat, from now on).
+// answer is what describe says: Stat, or for CreateListed the create's
+// own answer.
 func (s *Store) settle(ctx context.Context, id string, na upstream.NewAttachment, rt *translate.Route, describe func(context.Context) (upstream.Attachment, error)) (upstream.Attachment, error) {
 	if na.ReplaceSameName && !rt.ReplacesByName() {
 		if err := s.dropSameName(ctx, id); err != nil {
