@@ -115,12 +115,18 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatalf("nimblex upload: %d %s", status, snippet(body))
 	}
 	do(t, http.MethodGet, gw.url("/tables/invoices/records/nope/attachments"), bearer(edit), nil)
-	// A migration in progress, as `dragoman migrate --status` writes it.
-	now := time.Now().UTC()
-	if err := os.WriteFile(statusFile, fmt.Appendf(nil, `{"state":"running","pid":4242,"from":"bundled:/srv/old","to":"nimblex+http://new.example","started":%q,"updated":%q,"files_total":1200,"files_done":450,"bytes_total":5368709120,"bytes_done":2147483648,"failures":2,"bytes_per_second":35791394,"eta_seconds":90}`,
-		now.Add(-time.Minute).Format(time.RFC3339Nano), now.Format(time.RFC3339Nano)), 0o600); err != nil {
-		t.Fatal(err)
+	// A migration in progress, as `dragoman migrate --status` writes it:
+	// written again just before the page shows it, as a running migrate
+	// rewrites it every second (the console calls a status stale after
+	// 10 s, which a loaded machine can take to get there).
+	started := time.Now().UTC().Add(-time.Minute)
+	writeStatus := func() {
+		if err := os.WriteFile(statusFile, fmt.Appendf(nil, `{"state":"running","pid":4242,"from":"bundled:/srv/old","to":"nimblex+http://new.example","started":%q,"updated":%q,"files_total":1200,"files_done":450,"bytes_total":5368709120,"bytes_done":2147483648,"failures":2,"bytes_per_second":35791394,"eta_seconds":90}`,
+			started.Format(time.RFC3339Nano), time.Now().UTC().Format(time.RFC3339Nano)), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
+	writeStatus()
 
 	shots := t.TempDir()
 	downloads := t.TempDir()
@@ -386,6 +392,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	problems.check(t, "store")
 
 	// 4. Migration and mirror, as the API says.
+	writeStatus()
 	run("migration", goTo("migration"), chromedp.WaitVisible(css("#migration-state")),
 		chromedp.WaitVisible(css("#mirror-state")))
 	var mig struct{ Running bool }
