@@ -67,6 +67,10 @@ type Options struct {
 	DatabaseURL string
 	// Blobs is the bucket the bytes go to.
 	Blobs s3blobs.Config
+
+	// dial, when set, makes the database connections (the tests count
+	// round trips with it).
+	dial pgconn.DialFunc
 }
 
 // Open connects to the database (creating or upgrading the schema) and
@@ -84,6 +88,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		// pgx's default is the number of cores; requests wait on the
 		// network, not the CPU.
 		pcfg.MaxConns = defaultMaxConns
+	}
+	if o.dial != nil {
+		pcfg.ConnConfig.DialFunc = o.dial
 	}
 	lcfg := pcfg.Copy()
 	lcfg.MaxConns = max(pcfg.MaxConns/2, 2)

@@ -1,0 +1,9 @@
+package pgstore
+
+import "github.com/jackc/pgx/v5/pgconn"
+
+// WithDial returns o with its database connections made by dial.
+func WithDial(o Options, dial pgconn.DialFunc) Options {
+	o.dial = dial
+	return o
+}
