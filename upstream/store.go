@@ -135,22 +135,31 @@ type RecordQuery struct {
 }
 
 // Matches reports whether a record's data has every key of q.Equals with
-// that value: a JSON string's text, or any other value's JSON text.
+// that value (see MatchText). It is the one definition of a query's
+// semantics: a store that filters otherwise must agree with it.
 func (q RecordQuery) Matches(r Record) bool {
 	for k, want := range q.Equals {
-		v := gjson.GetBytes(r.Data, gjson.Escape(k))
-		if !v.Exists() {
-			return false
-		}
-		got := v.Raw
-		if v.Type == gjson.String {
-			got = v.Str
-		}
-		if got != want {
+		v := MatchValue(r.Data, k)
+		if !v.Exists() || MatchText(v) != want {
 			return false
 		}
 	}
 	return true
+}
+
+// MatchValue is the value of a record's data a query's key k names: the
+// top-level key k, literally.
+func MatchValue(data []byte, k string) gjson.Result {
+	return gjson.GetBytes(data, gjson.Escape(k))
+}
+
+// MatchText is the text a value is compared by in RecordQuery.Equals: a
+// JSON string's text, or any other value's JSON text.
+func MatchText(v gjson.Result) string {
+	if v.Type == gjson.String {
+		return v.Str
+	}
+	return v.Raw
 }
 
 // RecordEntry is one record of a listing, with its attachments.

@@ -7,3 +7,6 @@ func WithDial(o Options, dial pgconn.DialFunc) Options {
 	o.dial = dial
 	return o
 }
+
+// SchemaOf is the SQL that takes the schema from version v to v+1.
+func SchemaOf(v int) string { return migrations[v] }

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -208,17 +209,30 @@ func getRecord(ctx context.Context, q interface {
 // outer side of the join, so a page past the end still gives one row
 // (with NULL record and attachment columns) that carries the count.
 // $2 and $3 are the offset and limit (NULL: no limit); where is the
-// records' condition beside the collection ($1).
+// records' condition beside the collection ($1). unknown says whether the
+// collection has a record whose match is not known (see match.go).
 func listRecordsSQL(where string) string {
 	return `WITH matching AS (SELECT id, data, created, modified FROM records WHERE collection = $1` + where + `),
 	page AS (SELECT * FROM matching ORDER BY id OFFSET $2 LIMIT $3)
-	SELECT t.total, p.id, p.data, p.created, p.modified, ` + attColumnsOf("a") + `
-	FROM (SELECT count(*) AS total FROM matching) t
+	SELECT t.total, t.unknown, p.id, p.data, p.created, p.modified, ` + attColumnsOf("a") + `
+	FROM (SELECT count(*) AS total, ` + unknownMatch + ` AS unknown FROM matching) t
 	LEFT JOIN (page p LEFT JOIN attachments a ON a.collection = $1 AND a.record_id = p.id) ON true
 	ORDER BY p.id, a.field, a.position, a.id`
 }
 
-// ListRecords implements upstream.RecordLister in one statement.
+// unknownMatch is true when a record of collection $1 has a match SQL
+// cannot compare (see match.go); records_match_unknown answers it.
+const unknownMatch = `EXISTS (SELECT 1 FROM records WHERE collection = $1 AND (match IS NULL OR match = 'null'))`
+
+// byMatch is the condition of a filtered listing: $4 is the query's
+// Equals as a jsonb object.
+const byMatch = ` AND match @> $4::jsonb`
+
+// ListRecords implements upstream.RecordLister in one statement. A query
+// with Equals is compared in SQL against each record's match column
+// (see match.go), so only matching records are read; one SQL cannot
+// compare exactly (a NUL, a record of unknown match in the collection)
+// is matched here by q.Matches instead.
 func (s *Store) ListRecords(ctx context.Context, collection string, q upstream.RecordQuery) ([]upstream.RecordEntry, int, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, 0, classify(err, "list records")
@@ -229,9 +243,20 @@ func (s *Store) ListRecords(ctx context.Context, collection string, q upstream.R
 	var out []upstream.RecordEntry
 	var total int
 	var err error
-	if len(q.Equals) == 0 {
-		out, total, err = s.listRecords(ctx, collection, "", q.Offset, q.Limit)
-	} else {
+	switch {
+	case len(q.Equals) == 0:
+		out, total, _, err = s.listRecords(ctx, collection, "", q.Offset, q.Limit)
+	case sqlFilterable(q):
+		var unknown bool
+		equals, merr := json.Marshal(q.Equals)
+		if merr != nil {
+			return nil, 0, fmt.Errorf("list records of %s: encode query: %w", collection, merr)
+		}
+		out, total, unknown, err = s.listRecords(ctx, collection, byMatch, q.Offset, q.Limit, string(equals))
+		if err == nil && unknown {
+			out, total, err = s.listRecordsFiltered(ctx, collection, q)
+		}
+	default:
 		out, total, err = s.listRecordsFiltered(ctx, collection, q)
 	}
 	if err != nil {
@@ -241,48 +266,47 @@ func (s *Store) ListRecords(ctx context.Context, collection string, q upstream.R
 }
 
 // listRecords runs listRecordsSQL(where) with its extra arguments.
-func (s *Store) listRecords(ctx context.Context, collection, where string, offset, limit int, args ...any) ([]upstream.RecordEntry, int, error) {
+func (s *Store) listRecords(ctx context.Context, collection, where string, offset, limit int, args ...any) (_ []upstream.RecordEntry, total int, unknown bool, err error) {
 	var lim *int
 	if limit > 0 {
 		lim = &limit
 	}
 	rows, err := s.db.Query(ctx, listRecordsSQL(where), append([]any{collection, offset, lim}, args...)...)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, false, err
 	}
 	defer rows.Close()
 	var out []upstream.RecordEntry
-	total := 0
 	var id string
 	var rec upstream.Record
 	var data *string
 	var r row
 	// The targets of each kind of row, made once: r and rec are zeroed
 	// after use, so no slice pgx fills is shared between rows.
-	recCols := []any{&total, &id, &data, &rec.Created, &rec.Modified}
+	recCols := []any{&total, &unknown, &id, &data, &rec.Created, &rec.Modified}
 	attCols := r.dests()
 	full := append(slices.Clip(recCols), attCols...)
 	noFiles := append(slices.Clip(recCols), skipColumns(nAttColumns)...)
 	// A record's columns repeat on each of its attachments' rows: they
 	// are decoded on its first only.
-	moreFiles := append(append([]any{&total}, skipColumns(len(recCols)-1)...), attCols...)
-	countOnly := append([]any{&total}, skipColumns(len(recCols)-1+nAttColumns)...)
+	moreFiles := append(append([]any{&total, &unknown}, skipColumns(len(recCols)-2)...), attCols...)
+	countOnly := append([]any{&total, &unknown}, skipColumns(len(recCols)-2+nAttColumns)...)
 	for rows.Next() {
 		raw := rows.RawValues()
-		same := len(out) > 0 && out[len(out)-1].Record.Ref.ID == string(raw[1])
+		same := len(out) > 0 && out[len(out)-1].Record.Ref.ID == string(raw[2])
 		dest := full
 		switch {
-		case raw[1] == nil: // the page is empty: only the count
+		case raw[2] == nil: // the page is empty: only the count
 			dest = countOnly
 		case same:
 			dest = moreFiles
-		case raw[5] == nil:
+		case raw[6] == nil:
 			dest = noFiles
 		}
 		if err := rows.Scan(dest...); err != nil {
-			return nil, 0, err
+			return nil, 0, false, err
 		}
-		if raw[1] == nil {
+		if raw[2] == nil {
 			continue
 		}
 		if !same {
@@ -294,7 +318,7 @@ func (s *Store) listRecords(ctx context.Context, collection, where string, offse
 			out = append(out, upstream.RecordEntry{Record: rec, Files: []upstream.Attachment{}})
 			rec, data = upstream.Record{}, nil
 		}
-		if raw[5] != nil {
+		if raw[6] != nil {
 			r.scanned()
 			e := &out[len(out)-1]
 			e.Files = append(e.Files, r.a)
@@ -302,12 +326,12 @@ func (s *Store) listRecords(ctx context.Context, collection, where string, offse
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, 0, err
+		return nil, 0, false, err
 	}
-	return out, total, nil
+	return out, total, unknown, nil
 }
 
-// listRecordsFiltered reads the collection's records in id order and
+// listRecordsFiltered reads all the collection's records in id order and
 // matches them here with q.Matches, then reads the page's attachments,
 // from one snapshot.
 func (s *Store) listRecordsFiltered(ctx context.Context, collection string, q upstream.RecordQuery) ([]upstream.RecordEntry, int, error) {

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/dragoman-gw/dragoman/internal/testbackends"
 	"github.com/dragoman-gw/dragoman/upstream"
 	"github.com/dragoman-gw/dragoman/upstream/pgstore"
 )
@@ -25,10 +26,9 @@ func (c countingConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-// openCounting opens a store whose round trips to the database are
+// openCounting opens a store on bk whose round trips to the database are
 // counted in writes.
-func openCounting(b *testing.B, writes *atomic.Int64) *pgstore.Store {
-	bk := servers.Get(b)
+func openCounting(b testing.TB, bk testbackends.Backend, writes *atomic.Int64) *pgstore.Store {
 	var d net.Dialer
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := d.DialContext(ctx, network, addr)
@@ -94,7 +94,7 @@ func benchRead(b *testing.B, writes *atomic.Int64, read func(ctx context.Context
 // small count: the numbers of time depend on the machine's load).
 func BenchmarkReads(b *testing.B) {
 	var writes atomic.Int64
-	s := openCounting(b, &writes)
+	s := openCounting(b, servers.Get(b), &writes)
 	refs := fillCollection(b, s, "bench", 20, 3)
 	list, err := s.List(context.Background(), refs[0])
 	if err != nil {

@@ -89,6 +89,8 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		// network, not the CPU.
 		pcfg.MaxConns = defaultMaxConns
 	}
+	// This connection writes records.match with data (see match.go).
+	pcfg.ConnConfig.RuntimeParams["dragoman.match"] = "on"
 	if o.dial != nil {
 		pcfg.ConnConfig.DialFunc = o.dial
 	}
@@ -112,6 +114,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	s.schemaFound, err = migrate(ctx, conn.Conn())
 	conn.Release()
 	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if _, err := s.backfillMatch(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
