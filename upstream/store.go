@@ -73,6 +73,17 @@ type Content interface {
 	io.Closer
 }
 
+// PresignedContent is content that can also be fetched from a URL of its
+// own, with no credential and without the gateway (an S3 presigned URL),
+// so that a download can be answered with a redirect to it.
+type PresignedContent interface {
+	// PresignURL returns a URL that serves the whole content, and ranges
+	// of it, for ttl, answering with the given Content-Type and
+	// Content-Disposition; or "" when this content has no single URL
+	// (its bytes are in several objects), and must be streamed.
+	PresignURL(ctx context.Context, ttl time.Duration, contentType, disposition string) (string, error)
+}
+
 // Appender is a store that can fill a placeholder in chunks (EspoCRM's
 // chunked upload).
 type Appender interface {
