@@ -59,6 +59,10 @@ type Store struct {
 	// heartbeat is how often an upload in progress touches its
 	// loose_objects row; the sweeper's grace must be well above it.
 	heartbeat time.Duration
+
+	// stats is Stats' last count, kept for statsTTL.
+	stats    statsCache
+	statsTTL time.Duration
 }
 
 // Options say where the store lives.
@@ -105,7 +109,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store: connect to PostgreSQL: %w", err)
 	}
-	s := &Store{db: db, locks: locks, blobs: b, heartbeat: time.Minute}
+	s := &Store{db: db, locks: locks, blobs: b, heartbeat: time.Minute, statsTTL: StatsTTL}
 	conn, err := db.Acquire(ctx)
 	if err != nil {
 		s.Close()
