@@ -212,10 +212,14 @@ func getRecord(ctx context.Context, q interface {
 // records' condition beside the collection ($1). unknown says whether the
 // collection has a record whose match is not known (see match.go).
 func listRecordsSQL(where string) string {
+	unknown := "false" // an unfiltered listing compares no match
+	if where != "" {
+		unknown = unknownMatch
+	}
 	return `WITH matching AS (SELECT id, data, created, modified FROM records WHERE collection = $1` + where + `),
 	page AS (SELECT * FROM matching ORDER BY id OFFSET $2 LIMIT $3)
 	SELECT t.total, t.unknown, p.id, p.data, p.created, p.modified, ` + attColumnsOf("a") + `
-	FROM (SELECT count(*) AS total, ` + unknownMatch + ` AS unknown FROM matching) t
+	FROM (SELECT count(*) AS total, ` + unknown + ` AS unknown FROM matching) t
 	LEFT JOIN (page p LEFT JOIN attachments a ON a.collection = $1 AND a.record_id = p.id) ON true
 	ORDER BY p.id, a.field, a.position, a.id`
 }
@@ -227,6 +231,12 @@ const unknownMatch = `EXISTS (SELECT 1 FROM records WHERE collection = $1 AND (m
 // byMatch is the condition of a filtered listing: $4 is the query's
 // Equals as a jsonb object.
 const byMatch = ` AND match @> $4::jsonb`
+
+// The two listing statements, made once.
+var (
+	listAllSQL      = listRecordsSQL("")
+	listMatchingSQL = listRecordsSQL(byMatch)
+)
 
 // ListRecords implements upstream.RecordLister in one statement. A query
 // with Equals is compared in SQL against each record's match column
@@ -245,14 +255,14 @@ func (s *Store) ListRecords(ctx context.Context, collection string, q upstream.R
 	var err error
 	switch {
 	case len(q.Equals) == 0:
-		out, total, _, err = s.listRecords(ctx, collection, "", q.Offset, q.Limit)
+		out, total, _, err = s.listRecords(ctx, collection, listAllSQL, q.Offset, q.Limit)
 	case sqlFilterable(q):
 		var unknown bool
 		equals, merr := json.Marshal(q.Equals)
 		if merr != nil {
 			return nil, 0, fmt.Errorf("list records of %s: encode query: %w", collection, merr)
 		}
-		out, total, unknown, err = s.listRecords(ctx, collection, byMatch, q.Offset, q.Limit, string(equals))
+		out, total, unknown, err = s.listRecords(ctx, collection, listMatchingSQL, q.Offset, q.Limit, string(equals))
 		if err == nil && unknown {
 			out, total, err = s.listRecordsFiltered(ctx, collection, q)
 		}
@@ -265,13 +275,14 @@ func (s *Store) ListRecords(ctx context.Context, collection string, q upstream.R
 	return out, total, nil
 }
 
-// listRecords runs listRecordsSQL(where) with its extra arguments.
-func (s *Store) listRecords(ctx context.Context, collection, where string, offset, limit int, args ...any) (_ []upstream.RecordEntry, total int, unknown bool, err error) {
+// listRecords runs sql, one of listRecordsSQL's, with its extra
+// arguments.
+func (s *Store) listRecords(ctx context.Context, collection, sql string, offset, limit int, args ...any) (_ []upstream.RecordEntry, total int, unknown bool, err error) {
 	var lim *int
 	if limit > 0 {
 		lim = &limit
 	}
-	rows, err := s.db.Query(ctx, listRecordsSQL(where), append([]any{collection, offset, lim}, args...)...)
+	rows, err := s.db.Query(ctx, sql, append([]any{collection, offset, lim}, args...)...)
 	if err != nil {
 		return nil, 0, false, err
 	}
