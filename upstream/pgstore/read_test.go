@@ -15,7 +15,8 @@ import (
 // the other store as soon as Create returns, and no read pairs a record
 // from before an upload with the upload's file (the record's modified
 // time is never older than a file it lists), while uploads commit
-// beside it.
+// beside it. Four readers make the check bite: a record read as two
+// statements outside a transaction fails it within a run.
 func TestReadsSeeOneMoment(t *testing.T) {
 	b := servers.Get(t)
 	writer, reader := openStore(t, b), openStore(t, b)
@@ -24,40 +25,51 @@ func TestReadsSeeOneMoment(t *testing.T) {
 	if _, err := writer.UpdateRecord(ctx, ref, upstream.RecordUpdate{Data: []byte(`{"k":"v"}`)}); err != nil {
 		t.Fatal(err)
 	}
-	const uploads = 30
+	const uploads, readers = 60, 4
 	done := make(chan struct{})
 	var wg sync.WaitGroup
+	var mu sync.Mutex
 	var readErr error
-	wg.Go(func() {
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			rec, files, err := reader.ReadRecord(ctx, ref)
-			if err == nil {
-				var entries []upstream.RecordEntry
-				entries, _, err = reader.ListRecords(ctx, ref.Collection, upstream.RecordQuery{})
-				if err == nil && len(entries) == 1 {
-					files = append(files, entries[0].Files...)
-					if entries[0].Record.Modified.After(rec.Modified) {
-						rec = entries[0].Record
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if readErr == nil {
+			readErr = err
+		}
+	}
+	for r := range readers {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				var rec upstream.Record
+				var files []upstream.Attachment
+				var err error
+				if r == 0 { // one reader lists the collection, the others the record
+					var entries []upstream.RecordEntry
+					entries, _, err = reader.ListRecords(ctx, ref.Collection, upstream.RecordQuery{})
+					if err == nil && len(entries) == 1 {
+						rec, files = entries[0].Record, entries[0].Files
+					}
+				} else {
+					rec, files, err = reader.ReadRecord(ctx, ref)
+				}
+				if err != nil {
+					fail(err)
+					return
+				}
+				for _, f := range files {
+					if f.Created.After(rec.Modified) {
+						fail(fmt.Errorf("a read lists %s created %v with the record as of %v", f.ID, f.Created, rec.Modified))
+						return
 					}
 				}
 			}
-			if err != nil {
-				readErr = err
-				return
-			}
-			for _, f := range files {
-				if f.Created.After(rec.Modified) {
-					readErr = fmt.Errorf("a read lists %s created %v with the record as of %v", f.ID, f.Created, rec.Modified)
-					return
-				}
-			}
-		}
-	})
+		})
+	}
 	for i := range uploads {
 		a, err := writer.Create(ctx, upstream.NewAttachment{Record: ref, Name: fmt.Sprintf("f%02d", i)}, strings.NewReader("x"))
 		if err != nil {
