@@ -32,13 +32,9 @@ func Revoke(dir, name string) error {
 // hmac.go). Errors are Revoke's.
 func Rotate(dir, name string) (secret string, err error) {
 	err = change(dir, name, func(keys []Key, i int) ([]Key, error) {
-		s, sum, err := createOptions{hmac: keys[i].HMAC}.newSecret()
-		if err != nil {
-			return nil, err
-		}
-		secret = s
-		keys[i].SecretSHA256 = hex.EncodeToString(sum[:])
-		return keys, nil
+		var err error
+		keys[i], secret, err = keys[i].Rotated()
+		return keys, err
 	})
 	if err != nil {
 		return "", err
@@ -73,4 +69,16 @@ func change(dir, name string, edit func(keys []Key, i int) ([]Key, error)) error
 		return err
 	}
 	return writeFile(dir, keys)
+}
+
+// Rotated is k with a new secret, which it returns: name, scope, creation
+// time and the kind of secret (see hmac.go) stay. Every store of keys
+// rotates with it.
+func (k Key) Rotated() (Key, string, error) {
+	secret, sum, err := createOptions{hmac: k.HMAC}.newSecret()
+	if err != nil {
+		return Key{}, "", err
+	}
+	k.SecretSHA256 = hex.EncodeToString(sum[:])
+	return k, secret, nil
 }

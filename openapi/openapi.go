@@ -242,6 +242,10 @@ func responses(d translate.DialectDescription, r translate.RouteDescription) obj
 		out["206"] = obj{"description": "Partial Content (a Range request)"}
 		out["304"] = obj{"description": "Not Modified (If-None-Match)"}
 	}
+	if r.Redirect {
+		out["307"] = obj{"description": "Temporary Redirect to a presigned URL of the bytes (when the gateway runs with --blobs-presign)",
+			"headers": obj{"Location": obj{"schema": obj{"type": "string", "format": "uri"}}}}
+	}
 	// Every error status the dialect answers, with the kinds it means.
 	kinds := map[int][]string{}
 	for k, s := range d.ErrorStatus {

@@ -215,8 +215,8 @@ func (t *Telemetry) WatchStore(stats StoreStats) {
 		return
 	}
 	t.m.reg.MustRegister(&storeCollector{stats: stats,
-		attachments: prometheus.NewDesc("dragoman_store_attachments", "Attachments in the bundled store.", nil, nil),
-		bytes:       prometheus.NewDesc("dragoman_store_bytes", "Bytes of content in the bundled store.", nil, nil),
+		attachments: prometheus.NewDesc("dragoman_store_attachments", "Attachments in the store.", nil, nil),
+		bytes:       prometheus.NewDesc("dragoman_store_bytes", "Bytes of content in the store.", nil, nil),
 	})
 }
 

@@ -90,14 +90,17 @@ type compiledRoute struct {
 	byTarget map[string]*binding
 	messages map[upstream.Kind]string
 
-	respBody     tmpl
-	usesContent  bool
-	usesFiles    bool
-	usesRecord   bool
-	contentType  string
-	status       int
-	listScope    string
-	rawContent   bool
+	respBody    tmpl
+	usesContent bool
+	usesFiles   bool
+	usesRecord  bool
+	contentType string
+	status      int
+	listScope   string
+	rawContent  bool
+	// redirect: a download may be answered with a redirect to a
+	// presigned URL of the bytes (response.redirect: presigned).
+	redirect     bool
 	maxContent   int64
 	bodyMax      int64
 	replaceNames bool
@@ -405,6 +408,16 @@ func compileRoute(d *compiledDialect, rs *RouteSpec, at func(...any) int, fail f
 		}
 	default:
 		fail(at("response", "content"), "route %s: content must be `raw`, not `%s`", where, rs.Response.Content)
+	}
+	switch rs.Response.Redirect {
+	case "":
+	case "presigned":
+		r.redirect = true
+		if !r.rawContent {
+			fail(at("response", "redirect"), "route %s: redirect: presigned is only for content: raw routes", where)
+		}
+	default:
+		fail(at("response", "redirect"), "route %s: redirect must be `presigned`, not `%s`", where, rs.Response.Redirect)
 	}
 	switch r.listScope {
 	case "", "field", "record":

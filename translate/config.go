@@ -160,8 +160,13 @@ type ResponseSpec struct {
 	// Content, when "raw", streams the attachment's bytes as the body.
 	Content string `yaml:"content"`
 	// MaxContent caps what may be read back through this route.
-	MaxContent ByteSize  `yaml:"max_content"`
-	JSON       *Template `yaml:"json"`
+	MaxContent ByteSize `yaml:"max_content"`
+	// Redirect, when "presigned" on a content: raw route, lets the
+	// gateway answer a download with a redirect to the store's own URL of
+	// the bytes (Options.PresignTTL), for dialects whose clients follow
+	// one.
+	Redirect string    `yaml:"redirect"`
+	JSON     *Template `yaml:"json"`
 }
 
 // Template is a JSON response template, kept as YAML nodes until it is

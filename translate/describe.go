@@ -45,6 +45,9 @@ type RouteDescription struct {
 	// ContentType of a JSON answer; RawContent answers the file's bytes.
 	ContentType string
 	RawContent  bool
+	// Redirect: a download may be answered 307 to a presigned URL
+	// (response.redirect: presigned, with serve --blobs-presign).
+	Redirect bool
 	// ResponseExample is a success answer rendered from the route's
 	// template for an example attachment; nil without a JSON body.
 	ResponseExample []byte
@@ -83,7 +86,8 @@ func (c *Config) Describe() []DialectDescription {
 func describeRoute(r *compiledRoute) RouteDescription {
 	rd := RouteDescription{Name: r.spec.Name, Method: r.spec.Method, Op: string(r.spec.Op), Scope: r.spec.Scope, Path: r.fullPath,
 		Wildcard: strings.HasSuffix(r.fullPath, "*"), BodyKind: r.spec.Body.Kind, BodyMax: r.bodyMax,
-		FilePart: r.spec.Body.File, Status: r.status, ContentType: r.contentType, RawContent: r.rawContent}
+		FilePart: r.spec.Body.File, Status: r.status, ContentType: r.contentType, RawContent: r.rawContent,
+		Redirect: r.redirect}
 	if rd.BodyKind == "" {
 		rd.BodyKind = "none"
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -57,6 +58,12 @@ type Options struct {
 	// Stop ends the context of every request's store work when it closes:
 	// the end of a graceful shutdown's grace. Nil: never.
 	Stop <-chan struct{}
+	// PresignTTL, above zero, answers a download of a route with
+	// response.redirect: presigned, and a presigned link, with a 307 to
+	// the store's own URL of the bytes, valid that long, when the content
+	// has one (upstream.PresignedContent) and the request is not
+	// conditional; otherwise the bytes stream as always.
+	PresignTTL time.Duration
 	// WatchClients ends a bodiless request's store work when its client
 	// goes away (a goroutine per request: for a store whose calls can take
 	// long, a remote upstream).

@@ -102,5 +102,5 @@ func (g *Gateway) serveLink(c *fiber.Ctx) error {
 		g.log.Error("open linked attachment", "err", err)
 		return c.SendStatus(fiber.StatusBadGateway)
 	}
-	return serveContent(c, &result{att: &att, content: content})
+	return serveContent(c, &result{att: &att, content: content}, g.opts.PresignTTL)
 }

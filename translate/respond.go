@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -20,7 +21,11 @@ import (
 // respond encodes a successful result in the route's response shape.
 func (g *Gateway) respond(c *fiber.Ctx, r *compiledRoute, b *bound, res *result) error {
 	if r.rawContent {
-		return serveContent(c, res)
+		var presign time.Duration
+		if r.redirect {
+			presign = g.opts.PresignTTL
+		}
+		return serveContent(c, res, presign)
 	}
 	if res.content != nil && !r.usesContent {
 		res.content.Close()
@@ -71,7 +76,7 @@ type readCloser struct {
 // serveContent streams an attachment's bytes with validators and ranges.
 // Without content (a HEAD, answered from the attachment's metadata) it
 // sends the same status and headers, Content-Length included, and no body.
-func serveContent(c *fiber.Ctx, res *result) error {
+func serveContent(c *fiber.Ctx, res *result, presign time.Duration) error {
 	a := res.att
 	closeContent := func() {
 		if res.content != nil {
@@ -79,6 +84,14 @@ func serveContent(c *fiber.Ctx, res *result) error {
 		}
 	}
 	h := &c.Response().Header
+	if url := presignedURL(c, res, presign); url != "" {
+		closeContent()
+		h.Set(fiber.HeaderLocation, url)
+		// The URL expires: no cache may answer with it later.
+		h.Set(fiber.HeaderCacheControl, "no-store")
+		c.Status(http.StatusTemporaryRedirect)
+		return nil
+	}
 	h.Set(fiber.HeaderContentType, contentTypeOr(a.Type))
 	// A stored file is never a page of this origin: no sniffing, saved
 	// rather than shown (an HTML or SVG file would run as the gateway's
@@ -129,6 +142,34 @@ func serveContent(c *fiber.Ctx, res *result) error {
 	}
 	c.Context().SetBodyStream(res.content, int(a.Size))
 	return nil
+}
+
+// presignedURL is where a download may be redirected to instead of
+// streamed: the content's own presigned URL, answering with the headers
+// the gateway would send, if presign is on, the content has one, and the
+// request is a plain GET. A conditional request streams, as the
+// gateway's validators (the sha256 ETag) are not the store's; a range
+// does not, as the store serves ranges. A URL that cannot be made is no
+// failure: the bytes stream.
+func presignedURL(c *fiber.Ctx, res *result, presign time.Duration) string {
+	if presign <= 0 || res.content == nil || c.Method() != fiber.MethodGet {
+		return ""
+	}
+	pc, ok := res.content.(upstream.PresignedContent)
+	if !ok {
+		return ""
+	}
+	for _, h := range []string{fiber.HeaderIfNoneMatch, fiber.HeaderIfModifiedSince, fiber.HeaderIfRange,
+		fiber.HeaderIfMatch, fiber.HeaderIfUnmodifiedSince} {
+		if c.Get(h) != "" {
+			return ""
+		}
+	}
+	url, err := pc.PresignURL(c.Context(), presign, contentTypeOr(res.att.Type), contentDisposition(res.att.Name))
+	if err != nil {
+		return ""
+	}
+	return url
 }
 
 // contentTypeOr is the Content-Type a stored type is served as: the type

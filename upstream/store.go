@@ -73,6 +73,17 @@ type Content interface {
 	io.Closer
 }
 
+// PresignedContent is content that can also be fetched from a URL of its
+// own, with no credential and without the gateway (an S3 presigned URL),
+// so that a download can be answered with a redirect to it.
+type PresignedContent interface {
+	// PresignURL returns a URL that serves the whole content, and ranges
+	// of it, for ttl, answering with the given Content-Type and
+	// Content-Disposition; or "" when this content has no single URL
+	// (its bytes are in several objects), and must be streamed.
+	PresignURL(ctx context.Context, ttl time.Duration, contentType, disposition string) (string, error)
+}
+
 // Appender is a store that can fill a placeholder in chunks (EspoCRM's
 // chunked upload).
 type Appender interface {
@@ -150,22 +161,31 @@ type RecordQuery struct {
 }
 
 // Matches reports whether a record's data has every key of q.Equals with
-// that value: a JSON string's text, or any other value's JSON text.
+// that value (see MatchText). It is the one definition of a query's
+// semantics: a store that filters otherwise must agree with it.
 func (q RecordQuery) Matches(r Record) bool {
 	for k, want := range q.Equals {
-		v := gjson.GetBytes(r.Data, gjson.Escape(k))
-		if !v.Exists() {
-			return false
-		}
-		got := v.Raw
-		if v.Type == gjson.String {
-			got = v.Str
-		}
-		if got != want {
+		v := MatchValue(r.Data, k)
+		if !v.Exists() || MatchText(v) != want {
 			return false
 		}
 	}
 	return true
+}
+
+// MatchValue is the value of a record's data a query's key k names: the
+// top-level key k, literally.
+func MatchValue(data []byte, k string) gjson.Result {
+	return gjson.GetBytes(data, gjson.Escape(k))
+}
+
+// MatchText is the text a value is compared by in RecordQuery.Equals: a
+// JSON string's text, or any other value's JSON text.
+func MatchText(v gjson.Result) string {
+	if v.Type == gjson.String {
+		return v.Str
+	}
+	return v.Raw
 }
 
 // RecordEntry is one record of a listing, with its attachments.

@@ -52,10 +52,19 @@ func keysCreate(args []string, stdout, stderr io.Writer) int {
 func keysList(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("keys list", "--data DIR", stdout, stderr)
 	data := fs.String("data", "./data", "data directory of the gateway")
+	upstreamURL := fs.String("upstream", "", "postgres://USER:PASS@HOST:PORT/DB: list the keys of the PostgreSQL store")
 	if _, code, ok := fs.parse(args); !ok {
 		return code
 	}
-	list, err := keys.List(*data)
+	var list []keys.Key
+	var err error
+	where := *data
+	if *upstreamURL != "" {
+		list, err = listSharedKeys(*upstreamURL)
+		where = "the PostgreSQL store"
+	} else {
+		list, err = keys.List(*data)
+	}
 	if errors.Is(err, keys.ErrNoStore) {
 		fmt.Fprintf(stderr, "dragoman keys list: no key store in %s (no keys.json): is --data right? Make a key with: dragoman keys create --data %s --name NAME\n", *data, *data)
 		return 1
@@ -65,7 +74,7 @@ func keysList(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if len(list) == 0 {
-		fmt.Fprintf(stderr, "dragoman keys list: no keys in %s (every key was revoked)\n", *data)
+		fmt.Fprintf(stderr, "dragoman keys list: no keys in %s (none was made, or every key was revoked)\n", where)
 		return 0
 	}
 	for _, k := range list {
@@ -109,11 +118,18 @@ func keysRevoke(args []string, stdout, stderr io.Writer) int {
 func keysRotate(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("keys rotate", "--data DIR NAME", stdout, stderr)
 	data := fs.String("data", "./data", "data directory of the gateway")
+	upstreamURL := fs.String("upstream", "", "postgres://USER:PASS@HOST:PORT/DB: rotate the key in the PostgreSQL store (the old secret stops working on every gateway within a second)")
 	pos, code, ok := fs.parse(args, "NAME")
 	if !ok {
 		return code
 	}
-	secret, err := keys.Rotate(*data, pos[0])
+	var secret string
+	var err error
+	if *upstreamURL != "" {
+		secret, err = rotateSharedKey(*upstreamURL, pos[0])
+	} else {
+		secret, err = keys.Rotate(*data, pos[0])
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "dragoman keys rotate: %v\n", err)
 		return 1
@@ -144,4 +160,28 @@ func revokeSharedKey(url, name string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
 	defer cancel()
 	return ks.RevokeKey(ctx, name)
+}
+
+// listSharedKeys returns the keys of the PostgreSQL store at url.
+func listSharedKeys(url string) ([]keys.Key, error) {
+	ks, err := openKeyStore(url)
+	if err != nil {
+		return nil, err
+	}
+	defer ks.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+	defer cancel()
+	return ks.Keys(ctx)
+}
+
+// rotateSharedKey gives a key of the PostgreSQL store at url a new secret.
+func rotateSharedKey(url, name string) (string, error) {
+	ks, err := openKeyStore(url)
+	if err != nil {
+		return "", err
+	}
+	defer ks.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+	defer cancel()
+	return ks.RotateKey(ctx, name)
 }

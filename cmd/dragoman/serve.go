@@ -77,9 +77,11 @@ type serveConfig struct {
 	shutdownTimeout time.Duration
 	// migrateStatus is the status file of a migration the console shows.
 	migrateStatus string
-	// blobs, s3Endpoint and sweepGrace configure a postgres:// upstream.
+	// blobs, s3Endpoint, sweepGrace and blobsPresign configure a
+	// postgres:// upstream.
 	blobs, s3Endpoint string
 	sweepGrace        time.Duration
+	blobsPresign      time.Duration
 }
 
 // serveFlags declares every flag of `dragoman serve` on a new flag set
@@ -130,6 +132,7 @@ func serveFlags(name string, sc *serveConfig, stdout, stderr io.Writer) *flags {
 	fs.StringVar(&sc.blobs, "blobs", "", "with --upstream postgres://...: the S3 bucket of the bytes, s3://BUCKET[/PREFIX] (credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)")
 	fs.StringVar(&sc.s3Endpoint, "s3-endpoint", "", "with --blobs: the S3 server's URL, e.g. http://127.0.0.1:7070 (default: AWS S3)")
 	fs.DurationVar(&sc.sweepGrace, "sweep-grace", pgstore.DefaultGrace, "with --upstream postgres://...: how long an object no attachment names (an upload a crash abandoned) is kept before the sweeper removes it")
+	fs.DurationVar(&sc.blobsPresign, "blobs-presign", 0, "with --blobs: answer downloads of routes with redirect: presigned, and presigned links, with a 307 to a presigned S3 URL valid this long, instead of streaming the bytes (default 0: off)")
 	sc.mirror.addFlags(fs.FlagSet)
 	return fs
 }
@@ -191,6 +194,9 @@ func runServer(ctx context.Context, sc serveConfig, args []string, log *slog.Log
 	}
 	if err := os.MkdirAll(sc.data, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
+	}
+	if sc.blobsPresign < 0 || (sc.blobsPresign > 0 && !isPostgres(sc.upstream)) {
+		return fmt.Errorf("--blobs-presign %v: needs --upstream postgres://... (the bytes must be in a bucket to be presigned) and a duration above zero", sc.blobsPresign)
 	}
 	store, err := openStore(sc, cfg)
 	if err != nil {
@@ -256,7 +262,7 @@ func runServer(ctx context.Context, sc serveConfig, args []string, log *slog.Log
 	}
 	watchMirror(tel, store)
 	s := &server{sc: sc, args: args, log: log, tel: tel, store: store, primary: primary, stop: make(chan struct{}), proxies: proxies,
-		opts: translate.Options{Store: store, Auth: keyAuth{ring}, Logger: log, Signer: signer}}
+		opts: translate.Options{Store: store, Auth: keyAuth{ring}, Logger: log, Signer: signer, PresignTTL: sc.blobsPresign}}
 	s.console = newConsole(s, store, sc.logFormat == "json")
 	if sc.memoryBudget > 0 {
 		// One budget across reloads: it bounds the process, not a routes file.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dragoman-gw/dragoman/keys"
@@ -43,6 +44,40 @@ func (s *KeyStore) RevokeKey(ctx context.Context, name string) error {
 		return fmt.Errorf("revoke key %q: %w", name, keys.ErrNoSuchKey)
 	}
 	return nil
+}
+
+// RotateKey gives the key named name a new secret (see keys.Key.Rotated)
+// and returns it; an unknown name is keys.ErrNoSuchKey. The row is
+// locked from read to write, so two rotations of one key never both
+// believe theirs is the secret.
+func (s *KeyStore) RotateKey(ctx context.Context, name string) (string, error) {
+	var secret string
+	err := pgx.BeginTxFunc(ctx, s.db, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		var doc []byte
+		err := tx.QueryRow(ctx, `SELECT key FROM api_keys WHERE name = $1 FOR UPDATE`, name).Scan(&doc)
+		if err == pgx.ErrNoRows {
+			return keys.ErrNoSuchKey
+		}
+		if err != nil {
+			return err
+		}
+		var k keys.Key
+		if err := json.Unmarshal(doc, &k); err != nil {
+			return fmt.Errorf("decode: %w", err)
+		}
+		if k, secret, err = k.Rotated(); err != nil {
+			return err
+		}
+		if doc, err = json.Marshal(k); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE api_keys SET key = $2 WHERE name = $1`, name, doc)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("rotate key %q: %w", name, err)
+	}
+	return secret, nil
 }
 
 // Keys returns every key, in creation order.

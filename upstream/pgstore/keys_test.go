@@ -112,3 +112,47 @@ func TestRateLimitAcrossGateways(t *testing.T) {
 		t.Fatal("no token back after 60ms at 50 a second")
 	}
 }
+
+// TestRotateKeyAcrossGateways rotates a key through one store: the new
+// secret authenticates on the other within KeyRefresh with the same name
+// and scope, the old one stops, an HMAC key stays one, and an unknown
+// name is ErrNoSuchKey.
+func TestRotateKeyAcrossGateways(t *testing.T) {
+	b := servers.Get(t)
+	a, other := openStore(t, b).KeyStore(), openStore(t, b).KeyStore()
+	ctx := context.Background()
+	ring, err := other.Ring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := a.CreateKey(ctx, "sync", true, []string{"docs"}, keys.WithHMAC())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := a.Keys(ctx)
+	if err != nil || len(before) != 1 {
+		t.Fatalf("keys %v, %v", before, err)
+	}
+	waitFor(t, "the new key on the other gateway", func() bool { _, ok := ring.Authenticate(old); return ok })
+	secret, err := a.RotateKey(ctx, "sync")
+	if err != nil || secret == old || len(secret) != len(old) {
+		t.Fatalf("RotateKey: %q, %v (the old secret was %q)", secret, err, old)
+	}
+	var k keys.Key
+	waitFor(t, "the rotated secret on the other gateway", func() bool {
+		var ok bool
+		k, ok = ring.Authenticate(secret)
+		return ok
+	})
+	if _, ok := ring.Authenticate(old); ok {
+		t.Error("the old secret still authenticates after the rotation")
+	}
+	want := before[0]
+	if k.Name != want.Name || k.ReadOnly != want.ReadOnly || len(k.Collections) != 1 || k.Collections[0] != "docs" ||
+		!k.Created.Equal(want.Created) || !k.HMAC || k.SecretSHA256 == want.SecretSHA256 {
+		t.Errorf("rotated key %+v, was %+v", k, want)
+	}
+	if _, err := a.RotateKey(ctx, "nobody"); !errors.Is(err, keys.ErrNoSuchKey) {
+		t.Errorf("rotate an unknown key: %v, want ErrNoSuchKey", err)
+	}
+}

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -10,10 +11,22 @@ import (
 	"github.com/dragoman-gw/dragoman/upstream/s3blobs"
 )
 
-// attColumns are the columns scanAttachment reads, in its order.
+// attColumns are the columns scanRow reads, in its order.
 const attColumns = `id, collection, record_id, field, position, name, type, size, sha256, md5, tags,
 	title, description, category, status, external_id, owner, created, modified, has_content,
 	objects, object_sizes, expected_size`
+
+// attColumnsOf is attColumns qualified by a table alias, for joins.
+func attColumnsOf(alias string) string {
+	cols := strings.Split(attColumns, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
+
+// nAttColumns is how many columns attColumns names.
+var nAttColumns = strings.Count(attColumns, ",") + 1
 
 // row is an attachment as stored: the canonical attachment and where its
 // bytes are.
@@ -32,18 +45,32 @@ func (r row) segments() []s3blobs.Segment {
 	return segs
 }
 
+// dests are the scan targets of attColumns, in order.
+func (r *row) dests() []any {
+	a := &r.a
+	return []any{&a.ID, &a.Record.Collection, &a.Record.ID, &a.Field, &a.Position, &a.Name, &a.Type, &a.Size,
+		&a.SHA256, &a.MD5, &a.Tags, &a.Title, &a.Description, &a.Category, &a.Status, &a.ExternalID, &a.Owner,
+		&a.Created, &a.Modified, &a.HasContent, &r.objects, &r.sizes, &r.expected}
+}
+
+// scanned normalises what Scan left: times in UTC, no empty tags.
+func (r *row) scanned() {
+	r.a.Created, r.a.Modified = r.a.Created.UTC(), r.a.Modified.UTC()
+	if len(r.a.Tags) == 0 {
+		r.a.Tags = nil
+	}
+}
+
 func scanRow(rows pgx.Row) (row, error) {
 	var r row
-	a := &r.a
-	err := rows.Scan(&a.ID, &a.Record.Collection, &a.Record.ID, &a.Field, &a.Position, &a.Name, &a.Type, &a.Size,
-		&a.SHA256, &a.MD5, &a.Tags, &a.Title, &a.Description, &a.Category, &a.Status, &a.ExternalID, &a.Owner,
-		&a.Created, &a.Modified, &a.HasContent, &r.objects, &r.sizes, &r.expected)
-	a.Created, a.Modified = a.Created.UTC(), a.Modified.UTC()
-	if len(a.Tags) == 0 {
-		a.Tags = nil
-	}
+	err := rows.Scan(r.dests()...)
+	r.scanned()
 	return r, err
 }
+
+// skipColumns are n nil scan targets: pgx skips the columns they stand
+// for (the NULL attachment columns of a record without attachments).
+func skipColumns(n int) []any { return make([]any, n) }
 
 // loadRow loads one attachment; ok is false when there is none. lock
 // takes its row lock (inside a transaction).

@@ -13,7 +13,8 @@ import (
 // once. Text columns are COLLATE "C" so that ORDER BY is byte order, as
 // the bundled store's keys are.
 //
-//	records        one row per record; data is its JSON text as stored
+//	records        one row per record; data is its JSON text as stored,
+//	               match what a RecordQuery compares (see match.go)
 //	attachments    one row per attachment: record_id '' when unlinked;
 //	               objects and object_sizes name its bytes in the bucket,
 //	               in order (one object, or one per chunk of a chunked
@@ -81,6 +82,26 @@ var migrations = []string{
 		updated timestamptz NOT NULL,
 		allowed boolean NOT NULL
 	);`,
+	// Version 2: records.match, what a RecordQuery compares (see
+	// match.go). Existing rows with data get theirs from backfillMatch at
+	// Open; a gateway of version 1 still running during the upgrade
+	// inserts rows without data (the default, '{}', is right for those)
+	// and changes data without match, which the trigger marks unknown
+	// (a gateway of version 2 or later says dragoman.match=on when it
+	// connects, and writes match with data).
+	`ALTER TABLE records ADD COLUMN match jsonb;
+	ALTER TABLE records ALTER COLUMN match SET DEFAULT '{}';
+	UPDATE records SET match = '{}' WHERE data IS NULL;
+	CREATE INDEX records_match ON records USING gin (match jsonb_path_ops);
+	CREATE INDEX records_match_unknown ON records (collection) WHERE match IS NULL OR match = 'null';
+	CREATE FUNCTION records_match_stale() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		NEW.match := NULL;
+		RETURN NEW;
+	END $$;
+	CREATE TRIGGER records_match_stale BEFORE UPDATE OF data ON records FOR EACH ROW
+		WHEN (NEW.data IS DISTINCT FROM OLD.data AND current_setting('dragoman.match', true) IS DISTINCT FROM 'on')
+		EXECUTE FUNCTION records_match_stale();`,
 }
 
 // SchemaVersion is the schema version this binary creates and expects.

@@ -59,6 +59,10 @@ type Store struct {
 	// heartbeat is how often an upload in progress touches its
 	// loose_objects row; the sweeper's grace must be well above it.
 	heartbeat time.Duration
+
+	// stats is Stats' last count, kept for statsTTL.
+	stats    statsCache
+	statsTTL time.Duration
 }
 
 // Options say where the store lives.
@@ -67,6 +71,10 @@ type Options struct {
 	DatabaseURL string
 	// Blobs is the bucket the bytes go to.
 	Blobs s3blobs.Config
+
+	// dial, when set, makes the database connections (the tests count
+	// round trips with it).
+	dial pgconn.DialFunc
 }
 
 // Open connects to the database (creating or upgrading the schema) and
@@ -85,6 +93,11 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		// network, not the CPU.
 		pcfg.MaxConns = defaultMaxConns
 	}
+	// This connection writes records.match with data (see match.go).
+	pcfg.ConnConfig.RuntimeParams["dragoman.match"] = "on"
+	if o.dial != nil {
+		pcfg.ConnConfig.DialFunc = o.dial
+	}
 	lcfg := pcfg.Copy()
 	lcfg.MaxConns = max(pcfg.MaxConns/2, 2)
 	db, err := pgxpool.NewWithConfig(ctx, pcfg)
@@ -96,7 +109,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store: connect to PostgreSQL: %w", err)
 	}
-	s := &Store{db: db, locks: locks, blobs: b, heartbeat: time.Minute}
+	s := &Store{db: db, locks: locks, blobs: b, heartbeat: time.Minute, statsTTL: StatsTTL}
 	conn, err := db.Acquire(ctx)
 	if err != nil {
 		s.Close()
@@ -105,6 +118,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	s.schemaFound, err = migrate(ctx, conn.Conn())
 	conn.Release()
 	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if _, err := s.backfillMatch(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}

@@ -74,6 +74,12 @@ func (s *Store) Sweep(ctx context.Context, grace time.Duration) (SweepReport, er
 		}
 	}
 
+	// Records a gateway of schema 1 wrote during an upgrade get their
+	// match (see match.go).
+	if _, err := s.backfillMatch(ctx); err != nil {
+		return rep, err
+	}
+
 	// An upload whose id was never recorded (a crash between starting it
 	// and the UPDATE that records it) is found by listing.
 	ups, err := s.blobs.Uploads(ctx, time.Now().Add(-grace))

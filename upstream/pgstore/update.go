@@ -43,8 +43,12 @@ func (s *Store) UpdateRecord(ctx context.Context, ref upstream.RecordRef, u upst
 			if r.Data, err = upstream.MergeRecordData(r.Data, patch); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `UPDATE records SET data = $3 WHERE collection = $1 AND id = $2`,
-				ref.Collection, ref.ID, string(r.Data)); err != nil {
+			m, err := matchDoc(r.Data)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE records SET data = $3, match = $4 WHERE collection = $1 AND id = $2`,
+				ref.Collection, ref.ID, string(r.Data), m); err != nil {
 				return fmt.Errorf("store record data: %w", err)
 			}
 		}

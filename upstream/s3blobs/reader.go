@@ -134,12 +134,28 @@ func (r *reader) Close() error {
 }
 
 // PresignGet returns a URL that downloads name without credentials until
-// ttl has passed.
-func (b *Bucket) PresignGet(ctx context.Context, name string, ttl time.Duration) (string, error) {
-	req, err := b.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &b.bucket, Key: aws.String(b.key(name))},
-		s3.WithPresignExpires(ttl))
+// ttl has passed, answering with contentType and disposition (when not
+// empty) as its Content-Type and Content-Disposition.
+func (b *Bucket) PresignGet(ctx context.Context, name string, ttl time.Duration, contentType, disposition string) (string, error) {
+	in := &s3.GetObjectInput{Bucket: &b.bucket, Key: aws.String(b.key(name))}
+	if contentType != "" {
+		in.ResponseContentType = aws.String(contentType)
+	}
+	if disposition != "" {
+		in.ResponseContentDisposition = aws.String(disposition)
+	}
+	req, err := b.presign.PresignGetObject(ctx, in, s3.WithPresignExpires(ttl))
 	if err != nil {
 		return "", fmt.Errorf("s3: presign %s: %w", name, err)
 	}
 	return req.URL, nil
+}
+
+// PresignURL implements upstream.PresignedContent: a content of one object
+// has its presigned URL; one of several (chunks) has none.
+func (r *reader) PresignURL(ctx context.Context, ttl time.Duration, contentType, disposition string) (string, error) {
+	if len(r.segs) != 1 {
+		return "", nil
+	}
+	return r.b.PresignGet(ctx, r.segs[0].Name, ttl, contentType, disposition)
 }

@@ -1,0 +1,19 @@
+package pgstore
+
+import (
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// WithDial returns o with its database connections made by dial.
+func WithDial(o Options, dial pgconn.DialFunc) Options {
+	o.dial = dial
+	return o
+}
+
+// SchemaOf is the SQL that takes the schema from version v to v+1.
+func SchemaOf(v int) string { return migrations[v] }
+
+// SetStatsTTL sets how long s.Stats answers from its last count.
+func SetStatsTTL(s *Store, ttl time.Duration) { s.statsTTL = ttl }
