@@ -23,7 +23,7 @@ func checkConsistent(t *testing.T, s *Store) {
 		m := metaOf(tx)
 		wantIndex, wantUnlinked := map[string]bool{}, map[string]bool{}
 		atts := map[string]upstream.Attachment{}
-		err := m.atts.ForEach(func(k, v []byte) error {
+		err := m.atts().ForEach(func(k, v []byte) error {
 			var a upstream.Attachment
 			if err := json.Unmarshal(v, &a); err != nil {
 				return err
@@ -44,13 +44,13 @@ func checkConsistent(t *testing.T, s *Store) {
 			_ = b.ForEach(func(k, _ []byte) error { out[string(k)] = true; return nil })
 			return out
 		}
-		if got := keys(m.index); !maps.Equal(got, wantIndex) {
+		if got := keys(m.index()); !maps.Equal(got, wantIndex) {
 			t.Errorf("index keys %q, want %q", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(wantIndex)))
 		}
-		if got := keys(m.unlinked); !maps.Equal(got, wantUnlinked) {
+		if got := keys(m.unlinked()); !maps.Equal(got, wantUnlinked) {
 			t.Errorf("unlinked keys %q, want %q", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(wantUnlinked)))
 		}
-		for id := range keys(m.partials) {
+		for id := range keys(m.partials()) {
 			a, ok := atts[id]
 			if !ok || a.HasContent {
 				t.Errorf("partials names %s, which does not exist or is complete", id)

@@ -75,7 +75,8 @@ func (s *Store) GetRecord(ctx context.Context, ref upstream.RecordRef) (upstream
 	}
 	var r upstream.Record
 	err := s.db.View(func(tx *bolt.Tx) error {
-		got, ok, err := s.metaOf(tx).record(ref)
+		m := s.metaOf(tx)
+		got, ok, err := m.record(ref)
 		if err == nil && !ok {
 			err = errRecordNotFound()
 		}
