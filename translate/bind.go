@@ -278,9 +278,10 @@ func (bd *binding) read(src requestSource) (gjson.Result, bool) {
 		if v == "" {
 			return gjson.Result{}, false
 		}
-		if bd.arg == "*" {
+		if bd.arg == "*" && strings.IndexByte(v, '%') >= 0 {
 			// Decode each segment on its own, so an encoded "/" stays inside
 			// its segment and is refused by name checks, never splits a path.
+			// Without a '%' there is nothing to decode, and no slice to make.
 			segs := strings.Split(v, "/")
 			for i, s := range segs {
 				u, err := url.PathUnescape(s)

@@ -172,11 +172,21 @@ func runDownload(ctx context.Context, x *exchange) (*result, error) {
 	if x.b.headOnly {
 		return &result{att: &att}, nil // HEAD: the stat above answers it
 	}
-	a, content, err := x.store.Open(ctx, att.ID)
+	a, content, err := openFound(ctx, x.store, att)
 	if err != nil {
 		return nil, err
 	}
 	return &result{att: &a, content: content}, nil
+}
+
+// openFound opens the content of att, just found by a listing or a stat:
+// a store that would have to look it up again (a remote upstream lists the
+// whole record for that) is handed what was found.
+func openFound(ctx context.Context, store upstream.Store, att upstream.Attachment) (upstream.Attachment, upstream.Content, error) {
+	if lo, ok := store.(upstream.ListedOpener); ok {
+		return lo.OpenListed(ctx, att)
+	}
+	return store.Open(ctx, att.ID)
 }
 
 func runDelete(ctx context.Context, x *exchange) (*result, error) {
@@ -370,17 +380,19 @@ func loadRecord(ctx context.Context, store upstream.Store, ref upstream.RecordRe
 // against any record, field and name the request also gives) or by record,
 // field and name (the newest such attachment).
 func (r *compiledRoute) resolve(ctx context.Context, store upstream.Store, b *bound) (upstream.Attachment, error) {
-	notFound := upstream.Errorf(upstream.KindNotFound, "attachment not found")
+	// Made only when answered: an error's message is two allocations, and
+	// most look-ups find their file.
+	notFound := func() error { return upstream.Errorf(upstream.KindNotFound, "attachment not found") }
 	if id, ok := b.str("id"); ok {
 		att, err := store.Stat(ctx, id)
 		if err != nil {
 			return upstream.Attachment{}, err
 		}
 		if b.idHasName && b.idName != att.Name {
-			return upstream.Attachment{}, notFound
+			return upstream.Attachment{}, notFound()
 		}
 		if !matchesBound(att, b) {
-			return upstream.Attachment{}, notFound
+			return upstream.Attachment{}, notFound()
 		}
 		return att, nil
 	}
@@ -404,7 +416,7 @@ func (r *compiledRoute) resolve(ctx context.Context, store upstream.Store, b *bo
 			}
 		}
 	}
-	return upstream.Attachment{}, notFound
+	return upstream.Attachment{}, notFound()
 }
 
 // matchesBound reports whether an attachment agrees with every record,
