@@ -13,8 +13,8 @@ import (
 
 // checkConsistent checks the invariants of meta.db and blobs/ with no
 // operation in flight: every attachment has exactly one entry, in index
-// when linked and in unlinked when not, and nothing else is in either;
-// partials name attachments without content whose blob holds exactly the
+// when linked (and then its record is in records) and in unlinked when
+// not, and nothing else is in either; partials name attachments without content whose blob holds exactly the
 // committed size; an attachment with content has its blob of its size, and
 // a plain placeholder has none.
 func checkConsistent(t *testing.T, s *Store) {
@@ -57,6 +57,10 @@ func checkConsistent(t *testing.T, s *Store) {
 			}
 		}
 		for id, a := range atts {
+			// List answers a record from its index entries alone.
+			if linked(a) && !m.hasRecord(a.Record) {
+				t.Errorf("%s is indexed under %s/%s, which is not in records", id, a.Record.Collection, a.Record.ID)
+			}
 			_, partial, err := m.expected(id)
 			if err != nil {
 				return err
