@@ -93,7 +93,7 @@ func (t *Telemetry) begin(ctx *fasthttp.RequestCtx) *Request {
 		r.rec.RequestID = string(r.idBuf)
 	}
 	if t.m != nil {
-		t.m.inflight.Inc()
+		t.m.inflight.Add(1)
 	}
 	ctx.SetUserValue(requestKey{}, r)
 	return r
@@ -104,7 +104,7 @@ func (t *Telemetry) finish(ctx *fasthttp.RequestCtx, r *Request) {
 	// Set last: a pass-through answer's headers replace the response's.
 	ctx.Response.Header.Set(RequestIDHeader, r.rec.RequestID)
 	if t.m != nil {
-		t.m.inflight.Dec()
+		t.m.inflight.Add(-1)
 	}
 	if r.discard || (t.m == nil && t.log == nil) {
 		r.reset()
