@@ -57,6 +57,11 @@ type bound struct {
 	// attachment's metadata and leaves its bytes unread.
 	headOnly bool
 
+	// ex is the request's exchange, allocated with the values it carries
+	// (run fills it): a struct of its own made one more allocation per
+	// request, for an operation called through a function value.
+	ex exchange
+
 	// late, for multipart bodies, reads the values that follow the file
 	// part and binds them; the store calls it (through Finish) once the
 	// file is consumed.

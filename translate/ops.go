@@ -20,6 +20,9 @@ type result struct {
 	// all (of files, for a paged file list).
 	records []upstream.RecordEntry
 	total   int
+	// env renders the result (respond fills it), allocated with it: on
+	// its own it was one more allocation per answer.
+	env env
 }
 
 // exchange is one request's operation in progress: the route, what its
@@ -35,7 +38,8 @@ type exchange struct {
 // run performs the route's canonical operation against the store, then
 // lists what the response asks for beside the attachment.
 func (r *compiledRoute) run(ctx context.Context, store upstream.Store, signer *Signer, b *bound, caller Caller) (*result, error) {
-	x := &exchange{r: r, b: b, caller: caller, store: store, signer: signer}
+	b.ex = exchange{r: r, b: b, caller: caller, store: store, signer: signer}
+	x := &b.ex
 	res, err := r.op.run(ctx, x)
 	if err != nil {
 		return nil, err

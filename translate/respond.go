@@ -30,8 +30,9 @@ func (g *Gateway) respond(c *fiber.Ctx, r *compiledRoute, b *bound, res *result)
 	if r.respBody == nil {
 		return nil
 	}
-	e := &env{d: r.d, att: res.att, bound: b, rec: res.rec, files: res.files, records: res.records, total: res.total,
+	res.env = env{d: r.d, att: res.att, bound: b, rec: res.rec, files: res.files, records: res.records, total: res.total,
 		origin: g.originOf(c), contentAt: -1}
+	e := &res.env
 	if res.link != "" {
 		e.link = e.origin + res.link
 	}
