@@ -113,7 +113,7 @@ func attOrBound(fromAtt func(a *upstream.Attachment) value, boundName string) ge
 			return fromAtt(e.att)
 		}
 		if e.bound != nil {
-			if s, ok := e.bound.strs[boundName]; ok {
+			if s, ok := e.bound.strs.get(boundName); ok {
 				return strValue(s)
 			}
 		}

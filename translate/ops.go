@@ -349,9 +349,9 @@ func checkListed(ctx context.Context, store upstream.Store, rec upstream.RecordR
 
 // fillMeta copies the bound metadata into a new attachment.
 func (r *compiledRoute) fillMeta(na *upstream.NewAttachment, b *bound) {
-	na.Field, na.Name, na.Type, na.Tags = b.strs["field"], b.strs["name"], b.strs["type"], b.tags
-	na.Title, na.Description, na.Category = b.strs["title"], b.strs["description"], b.strs["category"]
-	na.Status, na.ExternalID = b.strs["status"], b.strs["external_id"]
+	na.Field, na.Name, na.Type, na.Tags = b.strs.val("field"), b.strs.val("name"), b.strs.val("type"), b.tags
+	na.Title, na.Description, na.Category = b.strs.val("title"), b.strs.val("description"), b.strs.val("category")
+	na.Status, na.ExternalID = b.strs.val("status"), b.strs.val("external_id")
 	if na.Field == "" {
 		na.Field = r.d.defaultField
 	}
@@ -410,7 +410,7 @@ func (r *compiledRoute) resolve(ctx context.Context, store upstream.Store, b *bo
 		}
 	}
 	// An older file of a name another shares, by its tagged name.
-	if name, ok := b.strs["name"]; ok && r.d.ids == nil {
+	if name, ok := b.strs.get("name"); ok && r.d.ids == nil {
 		if base, tag, ok := untagName(name); ok {
 			for i := len(files) - 1; i >= 0; i-- {
 				f := files[i]
@@ -431,7 +431,7 @@ func matchesBound(a upstream.Attachment, b *bound) bool {
 		have string
 	}{{"record.collection", a.Record.Collection}, {"record.id", a.Record.ID}, {"field", a.Field}, {"name", a.Name}}
 	for _, c := range checks {
-		if v, ok := b.strs[c.key]; ok && v != c.have {
+		if v, ok := b.strs.get(c.key); ok && v != c.have {
 			return false
 		}
 	}
