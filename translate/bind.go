@@ -61,6 +61,9 @@ type bound struct {
 	// (run fills it): a struct of its own made one more allocation per
 	// request, for an operation called through a function value.
 	ex exchange
+	// rc is the context the request's store work runs in, for the same
+	// reason (watchedStoreContext).
+	rc requestContext
 
 	// late, for multipart bodies, reads the values that follow the file
 	// part and binds them; the store calls it (through Finish) once the

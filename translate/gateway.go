@@ -225,7 +225,7 @@ func (g *Gateway) handler(r *compiledRoute) fiber.Handler {
 		}
 		var res *result
 		if err == nil {
-			ctx, stop := g.watchedStoreContext(c)
+			ctx, stop := g.watchedStoreContext(c, &b.rc)
 			res, err = r.run(ctx, g.opts.Store, g.opts.Signer, b, caller)
 			stop()
 		}
