@@ -3,6 +3,7 @@ package telemetry
 import (
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,10 +21,13 @@ type metrics struct {
 	duration  *prometheus.HistogramVec
 	reqBytes  *prometheus.CounterVec
 	respBytes *prometheus.CounterVec
-	inflight  prometheus.Gauge
-	upReqs    *prometheus.CounterVec
-	upDur     *prometheus.HistogramVec
-	reloads   *prometheus.CounterVec
+	// inflight is read by its gauge at each scrape: a request adds to it
+	// with one atomic add each way, where a Gauge's Inc and Dec are
+	// compare-and-swap loops on a float, retried when both cores collide.
+	inflight atomic.Int64
+	upReqs   *prometheus.CounterVec
+	upDur    *prometheus.HistogramVec
+	reloads  *prometheus.CounterVec
 
 	mu       sync.Mutex
 	upstream map[upstreamKey]prometheus.Counter
@@ -51,9 +55,6 @@ func newMetrics() *metrics {
 		respBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dragoman_response_bytes_total", Help: "Response body bytes declared to clients, by dialect.",
 		}, []string{"dialect"}),
-		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "dragoman_inflight_requests", Help: "Requests being served now.",
-		}),
 		upReqs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dragoman_upstream_requests_total", Help: "Calls to an upstream made for client requests, by upstream dialect and status (error: no answer).",
 		}, []string{"upstream", "status"}),
@@ -67,7 +68,10 @@ func newMetrics() *metrics {
 		upstream: map[upstreamKey]prometheus.Counter{},
 		upDurs:   map[string]prometheus.Observer{},
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.reqBytes, m.respBytes, m.inflight, m.upReqs, m.upDur, m.reloads,
+	inflight := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "dragoman_inflight_requests", Help: "Requests being served now.",
+	}, func() float64 { return float64(m.inflight.Load()) })
+	m.reg.MustRegister(m.requests, m.duration, m.reqBytes, m.respBytes, inflight, m.upReqs, m.upDur, m.reloads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Both results are visible from the start, so a rate() sees the first.
 	m.reloads.WithLabelValues("ok")

@@ -171,3 +171,25 @@ func TestWriteLogLineIsTheAccessLogLine(t *testing.T) {
 		t.Errorf("Gatherer: want the registry with metrics on, nil off")
 	}
 }
+
+// TestRequestIDReplacesTheHandlers: an answer whose handler set its own
+// X-Request-Id (a pass-through copies the upstream's) carries the
+// request's id, once.
+func TestRequestIDReplacesTheHandlers(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		tel := New(Options{Metrics: on})
+		ctx := serve(t, tel, "given-2", func(c *fasthttp.RequestCtx) {
+			c.Response.Header.Set("x-request-id", "upstream-1")
+			c.SetStatusCode(200)
+		})
+		var ids []string
+		for k, v := range ctx.Response.Header.All() {
+			if strings.EqualFold(string(k), RequestIDHeader) {
+				ids = append(ids, string(k)+": "+string(v))
+			}
+		}
+		if len(ids) != 1 || ids[0] != RequestIDHeader+": given-2" {
+			t.Errorf("metrics %v: the answer's request id headers are %q, want only %s: given-2", on, ids, RequestIDHeader)
+		}
+	}
+}

@@ -30,7 +30,7 @@ func BenchmarkNimblexListTemplate(b *testing.B) {
 		files[i] = upstream.Attachment{ID: fmt.Sprintf("%016x", i+1), Record: rec, Field: field,
 			Name: fmt.Sprintf("invoice %02d.pdf", i), Type: "application/pdf", Size: int64(1000 * i), Position: int64(i)}
 	}
-	bd := &bound{strs: map[string]string{"record.collection": rec.Collection, "record.id": rec.ID}}
+	bd := &bound{strs: makeStrs("record.collection", rec.Collection, "record.id", rec.ID)}
 	e := &env{d: r.d, bound: bd, files: files, origin: "https://gw.example.com", contentAt: -1}
 	out := r.respBody.appendJSON(nil, e)
 	if n := gjson.GetBytes(out, "data.#").Int(); !gjson.ValidBytes(out) || n != 10 {

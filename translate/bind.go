@@ -22,7 +22,7 @@ import (
 
 // bound holds the canonical values decoded from one request.
 type bound struct {
-	strs map[string]string
+	strs boundStrs
 	tags []string
 
 	// content is the attachment's bytes, streamed or decoded; contentMax is
@@ -57,19 +57,83 @@ type bound struct {
 	// attachment's metadata and leaves its bytes unread.
 	headOnly bool
 
+	// ex is the request's exchange, allocated with the values it carries
+	// (run fills it): a struct of its own made one more allocation per
+	// request, for an operation called through a function value.
+	ex exchange
+	// rc is the context the request's store work runs in, for the same
+	// reason (watchedStoreContext).
+	rc requestContext
+
 	// late, for multipart bodies, reads the values that follow the file
 	// part and binds them; the store calls it (through Finish) once the
 	// file is consumed.
 	late func() error
 }
 
+// boundStrs maps the names a request bound (record.id, field, name, ...)
+// to their values. A route binds a handful, so they live in the array
+// inside the bound values and are found by a scan: a map was two
+// allocations per request. Past the array, more takes the rest.
+type boundStrs struct {
+	n    int
+	kv   [boundInline]struct{ k, v string }
+	more map[string]string
+}
+
+// boundInline is more names than any route of routes.yaml binds.
+const boundInline = 12
+
+// makeStrs is a boundStrs holding the name, value pairs kv.
+func makeStrs(kv ...string) boundStrs {
+	var s boundStrs
+	for i := 0; i+1 < len(kv); i += 2 {
+		s.set(kv[i], kv[i+1])
+	}
+	return s
+}
+
+func (s *boundStrs) get(k string) (string, bool) {
+	for i := range s.n {
+		if s.kv[i].k == k {
+			return s.kv[i].v, true
+		}
+	}
+	v, ok := s.more[k]
+	return v, ok
+}
+
+// val is the value bound to k, or "".
+func (s *boundStrs) val(k string) string {
+	v, _ := s.get(k)
+	return v
+}
+
+func (s *boundStrs) set(k, v string) {
+	for i := range s.n {
+		if s.kv[i].k == k {
+			s.kv[i].v = v
+			return
+		}
+	}
+	if _, ok := s.more[k]; ok || s.n == boundInline {
+		if s.more == nil {
+			s.more = map[string]string{}
+		}
+		s.more[k] = v
+		return
+	}
+	s.kv[s.n].k, s.kv[s.n].v = k, v
+	s.n++
+}
+
 func (b *bound) str(k string) (string, bool) {
-	v, ok := b.strs[k]
+	v, ok := b.strs.get(k)
 	return v, ok
 }
 
 func (b *bound) record() upstream.RecordRef {
-	return upstream.RecordRef{Collection: b.strs["record.collection"], ID: b.strs["record.id"]}
+	return upstream.RecordRef{Collection: b.strs.val("record.collection"), ID: b.strs.val("record.id")}
 }
 
 // requestSource is what bindings read from: the fiber context and, for
@@ -83,7 +147,7 @@ type requestSource struct {
 // decode reads the request into canonical values, checking every value:
 // a request that fails here has written nothing.
 func (r *compiledRoute) decode(c *fiber.Ctx) (*bound, error) {
-	b := &bound{strs: make(map[string]string, len(r.binds))}
+	b := &bound{}
 	src := requestSource{c: c}
 	switch r.spec.Body.Kind {
 	case "json":
@@ -181,7 +245,7 @@ func (r *compiledRoute) bindOne(b *bound, bd *binding, src requestSource) error 
 		if _, err := rand.Read(id[:]); err != nil {
 			return upstream.Wrap(upstream.KindInternal, err, "could not make an id")
 		}
-		b.strs[bd.target] = r.d.recordIDs.Encode(hex.EncodeToString(id[:]), "")
+		b.strs.set(bd.target, r.d.recordIDs.Encode(hex.EncodeToString(id[:]), ""))
 		return nil
 	}
 	raw, ok := bd.read(src)
@@ -261,10 +325,11 @@ func (r *compiledRoute) bindOne(b *bound, bd *binding, src requestSource) error 
 		if !ok {
 			return upstream.Errorf(upstream.KindNotFound, "attachment not found")
 		}
-		b.strs["id"], b.idName, b.idHasName = id, name, r.d.ids.hasName
+		b.strs.set("id", id)
+		b.idName, b.idHasName = name, r.d.ids.hasName
 		return nil
 	}
-	b.strs[bd.target] = strings.Clone(s)
+	b.strs.set(bd.target, strings.Clone(s))
 	return nil
 }
 
@@ -278,9 +343,10 @@ func (bd *binding) read(src requestSource) (gjson.Result, bool) {
 		if v == "" {
 			return gjson.Result{}, false
 		}
-		if bd.arg == "*" {
+		if bd.arg == "*" && strings.IndexByte(v, '%') >= 0 {
 			// Decode each segment on its own, so an encoded "/" stays inside
 			// its segment and is refused by name checks, never splits a path.
+			// Without a '%' there is nothing to decode, and no slice to make.
 			segs := strings.Split(v, "/")
 			for i, s := range segs {
 				u, err := url.PathUnescape(s)
@@ -442,8 +508,8 @@ func (r *compiledRoute) bindEncoded(b *bound, bd *binding, enc []byte) error {
 		if err := tooBig(payload); err != nil {
 			return err
 		}
-		if _, ok := b.strs["type"]; !ok {
-			b.strs["type"] = typ
+		if _, ok := b.strs.get("type"); !ok {
+			b.strs.set("type", typ)
 		}
 		if isBase64 {
 			b.content = base64Stream(payload)
@@ -621,7 +687,7 @@ func (b *bound) has(target string) bool {
 	case "data":
 		return b.data != nil
 	}
-	_, ok := b.strs[target]
+	_, ok := b.strs.get(target)
 	return ok
 }
 
@@ -633,28 +699,30 @@ func (r *compiledRoute) checkBound(b *bound) error {
 		}
 	}
 	for _, k := range []string{"record.collection", "record.id"} {
-		if v, ok := b.strs[k]; ok && (v != "" || k == "record.collection") {
+		if v, ok := b.strs.get(k); ok && (v != "" || k == "record.collection") {
 			if err := validateRecordPart(strings.TrimPrefix(k, "record."), v); err != nil {
 				return err
 			}
 		}
 	}
 	if bd := r.byTarget["field"]; bd != nil {
-		if b.strs["field"] == "" {
-			b.strs["field"] = r.d.defaultField
+		if b.strs.val("field") == "" {
+			b.strs.set("field", r.d.defaultField)
 		}
-		var err error
-		if b.strs["field"], err = CleanField(b.strs["field"]); err != nil {
+		field, err := CleanField(b.strs.val("field"))
+		b.strs.set("field", field)
+		if err != nil {
 			return err
 		}
 	}
-	if name, ok := b.strs["name"]; ok {
-		var err error
-		if b.strs["name"], err = CleanName(name); err != nil {
+	if name, ok := b.strs.get("name"); ok {
+		clean, err := CleanName(name)
+		b.strs.set("name", clean)
+		if err != nil {
 			return err
 		}
 	}
-	return ValidateType(b.strs["type"])
+	return ValidateType(b.strs.val("type"))
 }
 
 // safeFilename turns a title into a usable file name: path separators and
@@ -684,6 +752,6 @@ func sniffContent(b *bound) {
 	}
 	br := bufio.NewReaderSize(b.content, 512)
 	head, _ := br.Peek(512)
-	b.strs["type"] = uploadType(b.strs["type"], head, b.strs["name"])
+	b.strs.set("type", uploadType(b.strs.val("type"), head, b.strs.val("name")))
 	b.content = br
 }

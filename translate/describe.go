@@ -72,7 +72,7 @@ func (c *Config) Describe() []DialectDescription {
 		}
 		if d.errBody != nil {
 			e := &env{d: d, errKind: upstream.KindNotFound, errMessage: "no such attachment",
-				errStatus: d.errStatus[upstream.KindNotFound], bound: &bound{strs: map[string]string{}}, requestID: "0123456789ab-1"}
+				errStatus: d.errStatus[upstream.KindNotFound], bound: &bound{}, requestID: "0123456789ab-1"}
 			dd.ErrorExample = d.errBody.appendJSON(nil, e)
 		}
 		for _, r := range d.routes {
@@ -142,7 +142,7 @@ func exampleAnswer(r *compiledRoute) (out []byte) {
 		Tags: []string{"tag"}, Owner: "key-name", Created: at, Modified: at, HasContent: true}
 	e := &env{d: r.d, att: &att, files: []upstream.Attachment{att}, origin: "https://gateway.example", contentAt: -1,
 		link:  "https://gateway.example" + LinkPath + "token",
-		bound: &bound{strs: map[string]string{"record.collection": rec.Collection, "record.id": rec.ID}}}
+		bound: &bound{strs: makeStrs("record.collection", rec.Collection, "record.id", rec.ID)}}
 	if r.usesRecord {
 		e.att = nil
 		e.rec = &upstream.Record{Ref: rec, Data: json.RawMessage(`{}`), Created: at, Modified: at}

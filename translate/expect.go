@@ -69,7 +69,7 @@ func (r *compiledRoute) checkHeaders(c *fiber.Ctx, caller Caller) error {
 	}
 	if b := r.byTarget["record.collection"]; b != nil && b.source == "path" && b.arg != "*" && b.codec == "" {
 		if v, err := url.PathUnescape(c.Params(b.arg)); err == nil && v != "" {
-			return checkScope(r, &bound{strs: map[string]string{"record.collection": v}}, caller)
+			return checkScope(r, &bound{strs: makeStrs("record.collection", v)}, caller)
 		}
 	}
 	// A key unlimited by collection that may not edit is read-only; a key

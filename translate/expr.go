@@ -84,6 +84,22 @@ type env struct {
 	// gateway speaks to an upstream rather than to a client.
 	rawIDs    bool
 	requestID string // the id of the request an error answers
+
+	// idText holds the ids encoded for this answer, end to end: each is a
+	// view of its own bytes, which later appends never touch (they write
+	// past the end, or into a new array when it grows), so a listing's
+	// ids cost an allocation or two instead of one each.
+	idText []byte
+}
+
+// encodeID is d.ids.Encode, its string kept in e.idText.
+func (e *env) encodeID(canonical, name string) string {
+	if e.idText == nil {
+		e.idText = make([]byte, 0, 48*(len(e.files)+1))
+	}
+	start := len(e.idText)
+	e.idText = e.d.ids.AppendEncode(e.idText, canonical, name)
+	return bytesView(e.idText[start:len(e.idText):len(e.idText)])
 }
 
 // getter reads one canonical value.
@@ -97,7 +113,7 @@ func attOrBound(fromAtt func(a *upstream.Attachment) value, boundName string) ge
 			return fromAtt(e.att)
 		}
 		if e.bound != nil {
-			if s, ok := e.bound.strs[boundName]; ok {
+			if s, ok := e.bound.strs.get(boundName); ok {
 				return strValue(s)
 			}
 		}
@@ -179,7 +195,7 @@ var otherGetters = map[string]getter{
 		if e.att == nil || e.d.ids == nil {
 			return value{}
 		}
-		return strValue(e.d.ids.Encode(e.att.ID, e.att.Name))
+		return strValue(e.encodeID(e.att.ID, e.att.Name))
 	},
 	"record.data": func(e *env) value {
 		if e.rec == nil || len(e.rec.Data) == 0 {

@@ -232,7 +232,7 @@ func (g *Gateway) handler(r *compiledRoute) fiber.Handler {
 		}
 		var res *result
 		if err == nil {
-			ctx, stop := g.watchedStoreContext(c)
+			ctx, stop := g.watchedStoreContext(c, &b.rc)
 			res, err = r.run(ctx, g.opts.Store, g.opts.Signer, b, caller)
 			stop()
 		}
@@ -291,7 +291,7 @@ func (g *Gateway) authenticate(c *fiber.Ctx, d *compiledDialect) (Caller, error)
 // request names; operations by id check the attachment's own collection
 // again once they have found it.
 func checkScope(r *compiledRoute, b *bound, caller Caller) error {
-	col, named := b.strs["record.collection"]
+	col, named := b.strs.get("record.collection")
 	if r.spec.Scope == "edit" {
 		if !named && r.op.Addresses {
 			// By id: the attachment's collection is checked once found;

@@ -120,3 +120,28 @@ func TestEncodeReadsEitherCaseAndNothingElse(t *testing.T) {
 		}
 	}
 }
+
+// TestEncodeIDArena: the ids an answer encodes share one buffer, and each
+// stays what Encode says while the buffer grows under it.
+func TestEncodeIDArena(t *testing.T) {
+	f, err := newIDFormat(&IDFormatSpec{Alphabet: "hex", Length: 17, Template: "/uploads/{id}-{name}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{d: &compiledDialect{ids: f}}
+	var got, want []string
+	for i := range 200 {
+		id := strings.Repeat(string("0123456789abcdef"[i%16]), 16)
+		name := strings.Repeat("n", i%50) + ".pdf"
+		got = append(got, e.encodeID(id, name))
+		want = append(want, f.Encode(id, name))
+	}
+	if cap(e.idText) <= 48 {
+		t.Fatalf("the buffer never grew (cap %d): the test proves nothing", cap(e.idText))
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("id %d reads %q after the buffer grew, want %q", i, got[i], want[i])
+		}
+	}
+}

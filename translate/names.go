@@ -3,6 +3,7 @@ package translate
 import (
 	"mime"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -40,7 +41,9 @@ func ValidateField(field string) error {
 	if strings.HasPrefix(field, "/") {
 		return upstream.Errorf(upstream.KindInvalid, "field must not be an absolute path")
 	}
-	for _, seg := range strings.Split(field, "/") {
+	for rest, more := field, true; more; {
+		var seg string
+		seg, rest, more = strings.Cut(rest, "/")
 		if err := validateSegment("folder", seg); err != nil {
 			return err
 		}
@@ -87,12 +90,23 @@ var windowsReserved = map[string]bool{"CON": true, "PRN": true, "AUX": true, "NU
 
 func isWindowsReserved(s string) bool {
 	base, _, _ := strings.Cut(s, ".")
-	base = strings.ToUpper(strings.TrimRight(base, " "))
-	if windowsReserved[base] {
+	base = strings.TrimRight(base, " ")
+	// Upper-casing maps rune to rune, and no reserved name has more than
+	// seven: a longer base is none, and a shorter one is upper-cased on
+	// the stack (strings.ToUpper made a string of every name checked).
+	if utf8.RuneCountInString(base) > 7 {
+		return false
+	}
+	var buf [7 * utf8.UTFMax]byte
+	up := buf[:0]
+	for _, r := range base {
+		up = utf8.AppendRune(up, unicode.ToUpper(r))
+	}
+	if windowsReserved[string(up)] {
 		return true
 	}
-	if len(base) >= 4 && (strings.HasPrefix(base, "COM") || strings.HasPrefix(base, "LPT")) {
-		switch base[3:] {
+	if len(up) >= 4 && (string(up[:3]) == "COM" || string(up[:3]) == "LPT") {
+		switch string(up[3:]) {
 		case "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "\u00B9", "\u00B2", "\u00B3":
 			return true
 		}
@@ -118,6 +132,9 @@ func validateSegment(what, s string) error {
 	for _, r := range s {
 		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
 			return upstream.Errorf(upstream.KindInvalid, "%s must not contain control characters", what)
+		}
+		if r < 0x80 {
+			continue // every look-alike is outside ASCII
 		}
 		if name, ok := lookAlike[r]; ok {
 			return upstream.Errorf(upstream.KindInvalid, "%s must not contain %s (U+%04X)", what, name, r)

@@ -20,6 +20,9 @@ type result struct {
 	// all (of files, for a paged file list).
 	records []upstream.RecordEntry
 	total   int
+	// env renders the result (respond fills it), allocated with it: on
+	// its own it was one more allocation per answer.
+	env env
 }
 
 // exchange is one request's operation in progress: the route, what its
@@ -35,7 +38,8 @@ type exchange struct {
 // run performs the route's canonical operation against the store, then
 // lists what the response asks for beside the attachment.
 func (r *compiledRoute) run(ctx context.Context, store upstream.Store, signer *Signer, b *bound, caller Caller) (*result, error) {
-	x := &exchange{r: r, b: b, caller: caller, store: store, signer: signer}
+	b.ex = exchange{r: r, b: b, caller: caller, store: store, signer: signer}
+	x := &b.ex
 	res, err := r.op.run(ctx, x)
 	if err != nil {
 		return nil, err
@@ -172,11 +176,21 @@ func runDownload(ctx context.Context, x *exchange) (*result, error) {
 	if x.b.headOnly {
 		return &result{att: &att}, nil // HEAD: the stat above answers it
 	}
-	a, content, err := x.store.Open(ctx, att.ID)
+	a, content, err := openFound(ctx, x.store, att)
 	if err != nil {
 		return nil, err
 	}
 	return &result{att: &a, content: content}, nil
+}
+
+// openFound opens the content of att, just found by a listing or a stat:
+// a store that would have to look it up again (a remote upstream lists the
+// whole record for that) is handed what was found.
+func openFound(ctx context.Context, store upstream.Store, att upstream.Attachment) (upstream.Attachment, upstream.Content, error) {
+	if lo, ok := store.(upstream.ListedOpener); ok {
+		return lo.OpenListed(ctx, att)
+	}
+	return store.Open(ctx, att.ID)
 }
 
 func runDelete(ctx context.Context, x *exchange) (*result, error) {
@@ -335,9 +349,9 @@ func checkListed(ctx context.Context, store upstream.Store, rec upstream.RecordR
 
 // fillMeta copies the bound metadata into a new attachment.
 func (r *compiledRoute) fillMeta(na *upstream.NewAttachment, b *bound) {
-	na.Field, na.Name, na.Type, na.Tags = b.strs["field"], b.strs["name"], b.strs["type"], b.tags
-	na.Title, na.Description, na.Category = b.strs["title"], b.strs["description"], b.strs["category"]
-	na.Status, na.ExternalID = b.strs["status"], b.strs["external_id"]
+	na.Field, na.Name, na.Type, na.Tags = b.strs.val("field"), b.strs.val("name"), b.strs.val("type"), b.tags
+	na.Title, na.Description, na.Category = b.strs.val("title"), b.strs.val("description"), b.strs.val("category")
+	na.Status, na.ExternalID = b.strs.val("status"), b.strs.val("external_id")
 	if na.Field == "" {
 		na.Field = r.d.defaultField
 	}
@@ -370,17 +384,19 @@ func loadRecord(ctx context.Context, store upstream.Store, ref upstream.RecordRe
 // against any record, field and name the request also gives) or by record,
 // field and name (the newest such attachment).
 func (r *compiledRoute) resolve(ctx context.Context, store upstream.Store, b *bound) (upstream.Attachment, error) {
-	notFound := upstream.Errorf(upstream.KindNotFound, "attachment not found")
+	// Made only when answered: an error's message is two allocations, and
+	// most look-ups find their file.
+	notFound := func() error { return upstream.Errorf(upstream.KindNotFound, "attachment not found") }
 	if id, ok := b.str("id"); ok {
 		att, err := store.Stat(ctx, id)
 		if err != nil {
 			return upstream.Attachment{}, err
 		}
 		if b.idHasName && b.idName != att.Name {
-			return upstream.Attachment{}, notFound
+			return upstream.Attachment{}, notFound()
 		}
 		if !matchesBound(att, b) {
-			return upstream.Attachment{}, notFound
+			return upstream.Attachment{}, notFound()
 		}
 		return att, nil
 	}
@@ -394,7 +410,7 @@ func (r *compiledRoute) resolve(ctx context.Context, store upstream.Store, b *bo
 		}
 	}
 	// An older file of a name another shares, by its tagged name.
-	if name, ok := b.strs["name"]; ok && r.d.ids == nil {
+	if name, ok := b.strs.get("name"); ok && r.d.ids == nil {
 		if base, tag, ok := untagName(name); ok {
 			for i := len(files) - 1; i >= 0; i-- {
 				f := files[i]
@@ -404,7 +420,7 @@ func (r *compiledRoute) resolve(ctx context.Context, store upstream.Store, b *bo
 			}
 		}
 	}
-	return upstream.Attachment{}, notFound
+	return upstream.Attachment{}, notFound()
 }
 
 // matchesBound reports whether an attachment agrees with every record,
@@ -415,7 +431,7 @@ func matchesBound(a upstream.Attachment, b *bound) bool {
 		have string
 	}{{"record.collection", a.Record.Collection}, {"record.id", a.Record.ID}, {"field", a.Field}, {"name", a.Name}}
 	for _, c := range checks {
-		if v, ok := b.strs[c.key]; ok && v != c.have {
+		if v, ok := b.strs.get(c.key); ok && v != c.have {
 			return false
 		}
 	}

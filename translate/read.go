@@ -340,7 +340,7 @@ func (rd *reader) known(x *expr) (string, bool) {
 			return r.v, true
 		}
 	}
-	e := &env{d: rd.d, bound: &bound{strs: map[string]string{x.name: v}}}
+	e := &env{d: rd.d, bound: &bound{strs: makeStrs(x.name, v)}}
 	out := x.eval(e).text()
 	rd.rendered = append(rd.rendered, renderedExpr{x: x, v: out})
 	return out, true

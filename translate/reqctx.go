@@ -15,15 +15,17 @@ import (
 // shutdown means to let finish. With Options.WatchClients, a request
 // without a body also ends when its client goes away (shutdown's cut-off
 // closes the connection, which ends it too); stop must be called before
-// the handler returns.
-func (g *Gateway) watchedStoreContext(c *fiber.Ctx) (context.Context, func()) {
-	rc := requestContext{c: c.Context(), stop: g.opts.Stop}
+// the handler returns. The context is built in *rc, which the caller
+// allocates with the request's other state: made here, it was one more
+// allocation per request.
+func (g *Gateway) watchedStoreContext(c *fiber.Ctx, rc *requestContext) (context.Context, func()) {
+	*rc = requestContext{c: c.Context(), stop: g.opts.Stop}
 	// fasthttp says -2 for a request with neither Content-Length nor a
 	// chunked body, -1 for chunked.
 	if n := c.Request().Header.ContentLength(); !g.opts.WatchClients || (n != 0 && n != -2) {
 		return rc, func() {}
 	}
-	return watchPeer(rc, c)
+	return watchPeer(*rc, c)
 }
 
 type requestContext struct {

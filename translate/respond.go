@@ -35,8 +35,9 @@ func (g *Gateway) respond(c *fiber.Ctx, r *compiledRoute, b *bound, res *result)
 	if r.respBody == nil {
 		return nil
 	}
-	e := &env{d: r.d, att: res.att, bound: b, rec: res.rec, files: res.files, records: res.records, total: res.total,
+	res.env = env{d: r.d, att: res.att, bound: b, rec: res.rec, files: res.files, records: res.records, total: res.total,
 		origin: g.originOf(c), contentAt: -1}
+	e := &res.env
 	if res.link != "" {
 		e.link = e.origin + res.link
 	}
@@ -44,7 +45,7 @@ func (g *Gateway) respond(c *fiber.Ctx, r *compiledRoute, b *bound, res *result)
 		// At the top level of a record response, record.* is the record.
 		e.att = nil
 		if e.bound == nil {
-			e.bound = &bound{strs: map[string]string{}}
+			e.bound = &bound{}
 		}
 	}
 	bufp := g.renderBufs.Get().(*[]byte)
@@ -278,7 +279,7 @@ func (g *Gateway) renderError(c *fiber.Ctx, d *compiledDialect, kind upstream.Ki
 	if d.errBody == nil {
 		return nil
 	}
-	e := &env{d: d, errKind: kind, errMessage: msg, errStatus: status, bound: &bound{strs: map[string]string{}},
+	e := &env{d: d, errKind: kind, errMessage: msg, errStatus: status, bound: &bound{},
 		requestID: requestID}
 	c.Set(fiber.HeaderContentType, "application/json; charset=utf-8")
 	return c.Send(d.errBody.appendJSON(nil, e))

@@ -28,6 +28,10 @@ import (
 //   - healthz: no key, no metadata read: the HTTP stack and middleware alone;
 //   - nimblex-list: GET /jsonapi/records/bench/small/attachments, 10 files;
 //   - infolobby-get: GET /api/table/bench/record/small/get, the same record;
+//   - nimblex-download: GET of one of those 1 KiB files' content;
+//   - nimblex-upload: POST of a 1 KiB file under one name, each replacing
+//     the last (a blob written and fsynced, the metadata committed: its
+//     time is the disk's, its allocations are the server's);
 //   - passthrough: A (--upstream espocrm+B) forwards an unmodelled path to B,
 //     which answers 404: both gateways' work is counted;
 //   - b-404: that request to B alone, to tell A's share of passthrough;
@@ -43,17 +47,23 @@ func BenchmarkServe(b *testing.B) {
 	for _, tc := range []struct {
 		name   string
 		s      benchServer
+		method string // "" for GET
 		path   string
 		header string // the credential header; "" for none
+		body   []byte
 		status int
 	}{
-		{"healthz", on, "/healthz", "", 200},
-		{"nimblex-list", on, "/jsonapi/records/bench/small/attachments", "Authorization", 200},
-		{"nimblex-list-metrics=off", off, "/jsonapi/records/bench/small/attachments", "Authorization", 200},
-		{"infolobby-get", on, "/api/table/bench/record/small/get", "Authorization", 200},
-		{"infolobby-get-metrics=off", off, "/api/table/bench/record/small/get", "Authorization", 200},
-		{"b-404", on, "/api/v1/Account/abc/opportunities", "X-Api-Key", 404},
-		{"passthrough", a, "/api/v1/Account/abc/opportunities", "X-Api-Key", 404},
+		{"healthz", on, "", "/healthz", "", nil, 200},
+		{"nimblex-list", on, "", "/jsonapi/records/bench/small/attachments", "Authorization", nil, 200},
+		{"nimblex-list-metrics=off", off, "", "/jsonapi/records/bench/small/attachments", "Authorization", nil, 200},
+		{"infolobby-get", on, "", "/api/table/bench/record/small/get", "Authorization", nil, 200},
+		{"infolobby-get-metrics=off", off, "", "/api/table/bench/record/small/get", "Authorization", nil, 200},
+		{"nimblex-download", on, "", "/jsonapi/records/bench/small/attachments/content/file-03.txt", "Authorization", nil, 200},
+		{"nimblex-download-metrics=off", off, "", "/jsonapi/records/bench/small/attachments/content/file-03.txt", "Authorization", nil, 200},
+		{"nimblex-upload", on, "POST", "/jsonapi/records/bench/up/attachments/content/file.txt", "Authorization", benchFile, 200},
+		{"nimblex-upload-metrics=off", off, "POST", "/jsonapi/records/bench/up/attachments/content/file.txt", "Authorization", benchFile, 200},
+		{"b-404", on, "", "/api/v1/Account/abc/opportunities", "X-Api-Key", nil, 404},
+		{"passthrough", a, "", "/api/v1/Account/abc/opportunities", "X-Api-Key", nil, 404},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			hc := &fasthttp.HostClient{Addr: tc.s.addr, MaxConns: 1, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
@@ -62,6 +72,11 @@ func BenchmarkServe(b *testing.B) {
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
 			req.SetRequestURI("http://" + tc.s.addr + tc.path)
+			if tc.method != "" {
+				req.Header.SetMethod(tc.method)
+				req.Header.SetContentType("text/plain")
+				req.SetBody(tc.body)
+			}
 			switch tc.header {
 			case "Authorization":
 				req.Header.Set("Authorization", "Bearer "+tc.s.key)
@@ -89,6 +104,9 @@ func BenchmarkServe(b *testing.B) {
 		})
 	}
 }
+
+// benchFile is the 1 KiB file of bench/load's seed.
+var benchFile = bytes.Repeat([]byte("dragoman bench\n"), 1024/15+1)[:1024]
 
 type benchServer struct{ addr, key string }
 
@@ -136,14 +154,13 @@ func startBenchServer(b *testing.B, extra ...string) benchServer {
 // bench/small, as the small-request rows read them.
 func seedBenchRecord(b *testing.B, s benchServer) {
 	b.Helper()
-	body := bytes.Repeat([]byte("dragoman bench\n"), 1024/15+1)[:1024]
 	for i := range 10 {
 		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 		req.Header.SetMethod(fasthttp.MethodPost)
 		req.SetRequestURI(fmt.Sprintf("http://%s/jsonapi/records/bench/small/attachments/content/file-%02d.txt", s.addr, i))
 		req.Header.Set("Authorization", "Bearer "+s.key)
 		req.Header.SetContentType("text/plain")
-		req.SetBody(body)
+		req.SetBody(benchFile)
 		err := fasthttp.DoTimeout(req, resp, 10*time.Second)
 		status := resp.StatusCode()
 		fasthttp.ReleaseRequest(req)

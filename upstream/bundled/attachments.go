@@ -18,7 +18,8 @@ func (s *Store) Stat(ctx context.Context, id string) (upstream.Attachment, error
 	}
 	var a upstream.Attachment
 	err := s.db.View(func(tx *bolt.Tx) error {
-		got, ok, err := s.metaOf(tx).attachment(id)
+		m := s.metaOf(tx)
+		got, ok, err := m.attachment(id)
 		if err == nil && !ok {
 			err = errAttachmentNotFound()
 		}

@@ -27,7 +27,7 @@ type blob struct {
 
 // blobPath is where attachment id's content lives; id must be valid.
 func (s *Store) blobPath(id string) string {
-	return filepath.Join(s.blobsDir(), id[:2], id)
+	return s.blobsSlash + id[:2] + string(filepath.Separator) + id
 }
 
 // writeBlob streams r into a new, durable blob file under a fresh id: it is

@@ -13,8 +13,8 @@ import (
 
 // checkConsistent checks the invariants of meta.db and blobs/ with no
 // operation in flight: every attachment has exactly one entry, in index
-// when linked and in unlinked when not, and nothing else is in either;
-// partials name attachments without content whose blob holds exactly the
+// when linked (and then its record is in records) and in unlinked when
+// not, and nothing else is in either; partials name attachments without content whose blob holds exactly the
 // committed size; an attachment with content has its blob of its size, and
 // a plain placeholder has none.
 func checkConsistent(t *testing.T, s *Store) {
@@ -23,7 +23,7 @@ func checkConsistent(t *testing.T, s *Store) {
 		m := metaOf(tx)
 		wantIndex, wantUnlinked := map[string]bool{}, map[string]bool{}
 		atts := map[string]upstream.Attachment{}
-		err := m.atts.ForEach(func(k, v []byte) error {
+		err := m.atts().ForEach(func(k, v []byte) error {
 			var a upstream.Attachment
 			if err := json.Unmarshal(v, &a); err != nil {
 				return err
@@ -44,19 +44,23 @@ func checkConsistent(t *testing.T, s *Store) {
 			_ = b.ForEach(func(k, _ []byte) error { out[string(k)] = true; return nil })
 			return out
 		}
-		if got := keys(m.index); !maps.Equal(got, wantIndex) {
+		if got := keys(m.index()); !maps.Equal(got, wantIndex) {
 			t.Errorf("index keys %q, want %q", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(wantIndex)))
 		}
-		if got := keys(m.unlinked); !maps.Equal(got, wantUnlinked) {
+		if got := keys(m.unlinked()); !maps.Equal(got, wantUnlinked) {
 			t.Errorf("unlinked keys %q, want %q", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(wantUnlinked)))
 		}
-		for id := range keys(m.partials) {
+		for id := range keys(m.partials()) {
 			a, ok := atts[id]
 			if !ok || a.HasContent {
 				t.Errorf("partials names %s, which does not exist or is complete", id)
 			}
 		}
 		for id, a := range atts {
+			// List answers a record from its index entries alone.
+			if linked(a) && !m.hasRecord(a.Record) {
+				t.Errorf("%s is indexed under %s/%s, which is not in records", id, a.Record.Collection, a.Record.ID)
+			}
 			_, partial, err := m.expected(id)
 			if err != nil {
 				return err

@@ -31,7 +31,7 @@ func (s *Store) ExpireUnlinked(ctx context.Context, cutoff time.Time) (int, erro
 			blobs, n, more = nil, 0, false
 			m := s.metaOf(tx)
 			var old []upstream.Attachment
-			c := m.unlinked.Cursor()
+			c := m.unlinked().Cursor()
 			for k, _ := c.First(); k != nil; k, _ = c.Next() {
 				if len(old) == expireBatch {
 					more = true

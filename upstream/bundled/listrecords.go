@@ -28,7 +28,7 @@ func (s *Store) ListRecords(ctx context.Context, collection string, q upstream.R
 	err := s.db.View(func(tx *bolt.Tx) error {
 		m := s.metaOf(tx)
 		prefix := []byte(collection + sep)
-		c := m.records.Cursor()
+		c := m.records().Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			if err := ctx.Err(); err != nil {
 				return ctxError(err)

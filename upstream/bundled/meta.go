@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"hash"
 	"time"
+	"unsafe"
+
+	"github.com/tidwall/gjson"
 
 	"github.com/dragoman-gw/dragoman/upstream"
 	bolt "go.etcd.io/bbolt"
@@ -17,40 +20,50 @@ import (
 
 // meta is the metadata seen through one bbolt transaction. Its methods keep
 // the attachments bucket, the index, the unlinked bucket and partials in
-// step.
+// step. Each bucket is opened the first time a method needs it, within the
+// transaction only (bbolt's buckets die with it): opening one costs about
+// three allocations, and a download reads one bucket of the five, a
+// listing three.
 type meta struct {
-	atts, index, unlinked, partials, records *bolt.Bucket
+	tx                        *bolt.Tx
+	att, idx, unl, part, recs *bolt.Bucket
 	// decoded, when set, saves decoding attachments read again unchanged.
 	decoded *decodeCache
 }
 
 // metaOf is the store's view of tx, with its decode cache.
 func (s *Store) metaOf(tx *bolt.Tx) meta {
-	m := metaOf(tx)
-	m.decoded = &s.decoded
-	return m
+	return meta{tx: tx, decoded: &s.decoded}
 }
 
-func metaOf(tx *bolt.Tx) meta {
-	return meta{
-		atts:     tx.Bucket([]byte(bucketAttachments)),
-		index:    tx.Bucket([]byte(bucketIndex)),
-		unlinked: tx.Bucket([]byte(bucketUnlinked)),
-		partials: tx.Bucket([]byte(bucketPartials)),
-		records:  tx.Bucket([]byte(bucketRecords)),
+// metaOf is the view of tx without a decode cache, for the checks that
+// read every attachment once.
+func metaOf(tx *bolt.Tx) meta { return meta{tx: tx} }
+
+// bucket opens the named bucket into *b the first time it is asked for.
+func (m *meta) bucket(b **bolt.Bucket, name string) *bolt.Bucket {
+	if *b == nil {
+		*b = m.tx.Bucket([]byte(name))
 	}
+	return *b
 }
+
+func (m *meta) atts() *bolt.Bucket     { return m.bucket(&m.att, bucketAttachments) }
+func (m *meta) index() *bolt.Bucket    { return m.bucket(&m.idx, bucketIndex) }
+func (m *meta) unlinked() *bolt.Bucket { return m.bucket(&m.unl, bucketUnlinked) }
+func (m *meta) partials() *bolt.Bucket { return m.bucket(&m.part, bucketPartials) }
+func (m *meta) records() *bolt.Bucket  { return m.bucket(&m.recs, bucketRecords) }
 
 // attachment loads an attachment; ok is false when there is none.
-func (m meta) attachment(id string) (upstream.Attachment, bool, error) {
+func (m *meta) attachment(id string) (upstream.Attachment, bool, error) {
 	return m.attachmentBytes([]byte(id))
 }
 
 // attachmentBytes is attachment for an id still in bytes (an index key's
 // tail): a listing reads one per file, and neither path below allocates
 // when the decoded copy is cached.
-func (m meta) attachmentBytes(id []byte) (upstream.Attachment, bool, error) {
-	v := m.atts.Get(id)
+func (m *meta) attachmentBytes(id []byte) (upstream.Attachment, bool, error) {
+	v := m.atts().Get(id)
 	if v == nil {
 		return upstream.Attachment{}, false, nil
 	}
@@ -63,7 +76,7 @@ func (m meta) attachmentBytes(id []byte) (upstream.Attachment, bool, error) {
 // decode decodes a stored attachment and caches the result. It is apart
 // from attachmentBytes so that only a miss puts a decoded value on the
 // heap (json.Unmarshal takes its address).
-func (m meta) decode(id string, v []byte) (upstream.Attachment, bool, error) {
+func (m *meta) decode(id string, v []byte) (upstream.Attachment, bool, error) {
 	var a upstream.Attachment
 	if err := json.Unmarshal(v, &a); err != nil {
 		return upstream.Attachment{}, false, fmt.Errorf("decode attachment %s: %w", id, err)
@@ -75,18 +88,18 @@ func (m meta) decode(id string, v []byte) (upstream.Attachment, bool, error) {
 // put stores a and its entry in the index (or, unlinked, in the unlinked
 // bucket). An attachment that moves must be unindexed under its old
 // record, field and position first.
-func (m meta) put(a upstream.Attachment) error {
+func (m *meta) put(a upstream.Attachment) error {
 	v, err := json.Marshal(a)
 	if err != nil {
 		return fmt.Errorf("encode attachment %s: %w", a.ID, err)
 	}
-	if err := m.atts.Put([]byte(a.ID), v); err != nil {
+	if err := m.atts().Put([]byte(a.ID), v); err != nil {
 		return fmt.Errorf("put attachment %s: %w", a.ID, err)
 	}
 	if linked(a) {
-		err = m.index.Put(indexKey(a), []byte{})
+		err = m.index().Put(indexKey(a), []byte{})
 	} else {
-		err = m.unlinked.Put(unlinkedKey(a), []byte{})
+		err = m.unlinked().Put(unlinkedKey(a), []byte{})
 	}
 	if err != nil {
 		return fmt.Errorf("index attachment %s: %w", a.ID, err)
@@ -94,12 +107,12 @@ func (m meta) put(a upstream.Attachment) error {
 	return nil
 }
 
-func (m meta) unindex(a upstream.Attachment) error {
+func (m *meta) unindex(a upstream.Attachment) error {
 	var err error
 	if linked(a) {
-		err = m.index.Delete(indexKey(a))
+		err = m.index().Delete(indexKey(a))
 	} else {
-		err = m.unlinked.Delete(unlinkedKey(a))
+		err = m.unlinked().Delete(unlinkedKey(a))
 	}
 	if err != nil {
 		return fmt.Errorf("unindex attachment %s: %w", a.ID, err)
@@ -110,7 +123,7 @@ func (m meta) unindex(a upstream.Attachment) error {
 // remove deletes a's metadata and reports whether a has a blob file (its
 // content, or the bytes appended so far); the blob is the caller's to
 // remove after the commit.
-func (m meta) remove(a upstream.Attachment) (hasBlob bool, err error) {
+func (m *meta) remove(a upstream.Attachment) (hasBlob bool, err error) {
 	_, partial, err := m.expected(a.ID)
 	if err != nil {
 		return false, err
@@ -118,11 +131,11 @@ func (m meta) remove(a upstream.Attachment) (hasBlob bool, err error) {
 	if err := m.unindex(a); err != nil {
 		return false, err
 	}
-	if err := m.atts.Delete([]byte(a.ID)); err != nil {
+	if err := m.atts().Delete([]byte(a.ID)); err != nil {
 		return false, fmt.Errorf("delete attachment %s: %w", a.ID, err)
 	}
 	if partial {
-		if err := m.partials.Delete([]byte(a.ID)); err != nil {
+		if err := m.partials().Delete([]byte(a.ID)); err != nil {
 			return false, fmt.Errorf("delete partial %s: %w", a.ID, err)
 		}
 	}
@@ -131,8 +144,8 @@ func (m meta) remove(a upstream.Attachment) (hasBlob bool, err error) {
 
 // expected reports the size a partial attachment (one Append is filling)
 // will have when complete; ok is false for any other attachment.
-func (m meta) expected(id string) (size int64, ok bool, err error) {
-	v := m.partials.Get([]byte(id))
+func (m *meta) expected(id string) (size int64, ok bool, err error) {
+	v := m.partials().Get([]byte(id))
 	if v == nil {
 		return 0, false, nil
 	}
@@ -146,9 +159,9 @@ func (m meta) expected(id string) (size int64, ok bool, err error) {
 // the hashes' own marshalled state, so the chunk that completes a file
 // need not read it all again. A partial that has none yet (nothing
 // appended) gets fresh hashes.
-func (m meta) digestState(id string) (sha, md hash.Hash, stated bool, err error) {
+func (m *meta) digestState(id string) (sha, md hash.Hash, stated bool, err error) {
 	sha, md = sha256.New(), md5.New()
-	v := m.partials.Get([]byte(id))
+	v := m.partials().Get([]byte(id))
 	if len(v) <= 8 {
 		return sha, md, false, nil
 	}
@@ -170,7 +183,7 @@ func (m meta) digestState(id string) (sha, md hash.Hash, stated bool, err error)
 }
 
 // setDigestState stores the digests' state beside the expected size.
-func (m meta) setDigestState(id string, expected int64, sha, md hash.Hash) error {
+func (m *meta) setDigestState(id string, expected int64, sha, md hash.Hash) error {
 	shaState, err := sha.(encoding.BinaryMarshaler).MarshalBinary()
 	if err != nil {
 		return fmt.Errorf("partial %s: sha256 state: %w", id, err)
@@ -182,23 +195,23 @@ func (m meta) setDigestState(id string, expected int64, sha, md hash.Hash) error
 	v := binary.BigEndian.AppendUint64(nil, uint64(expected))
 	v = binary.BigEndian.AppendUint32(v, uint32(len(shaState)))
 	v = append(append(v, shaState...), mdState...)
-	if err := m.partials.Put([]byte(id), v); err != nil {
+	if err := m.partials().Put([]byte(id), v); err != nil {
 		return fmt.Errorf("put partial %s: %w", id, err)
 	}
 	return nil
 }
 
 // setExpected marks id partial, to be complete at size bytes.
-func (m meta) setExpected(id string, size int64) error {
-	if err := m.partials.Put([]byte(id), binary.BigEndian.AppendUint64(nil, uint64(size))); err != nil {
+func (m *meta) setExpected(id string, size int64) error {
+	if err := m.partials().Put([]byte(id), binary.BigEndian.AppendUint64(nil, uint64(size))); err != nil {
 		return fmt.Errorf("put partial %s: %w", id, err)
 	}
 	return nil
 }
 
 // completed marks id no longer partial.
-func (m meta) completed(id string) error {
-	if err := m.partials.Delete([]byte(id)); err != nil {
+func (m *meta) completed(id string) error {
+	if err := m.partials().Delete([]byte(id)); err != nil {
 		return fmt.Errorf("delete partial %s: %w", id, err)
 	}
 	return nil
@@ -206,20 +219,20 @@ func (m meta) completed(id string) error {
 
 // scan returns the attachments whose index keys start with prefix, in
 // index order.
-func (m meta) scan(prefix []byte) ([]upstream.Attachment, error) {
+func (m *meta) scan(prefix []byte) ([]upstream.Attachment, error) {
 	// Counting the keys first costs a walk over index keys alone, and
 	// saves growing the list by doubling: attachments are a few hundred
 	// bytes each, and the doublings were two thirds of a listing's
 	// garbage.
 	n := 0
-	c := m.index.Cursor()
+	c := m.index().Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		n++
 	}
 	list := make([]upstream.Attachment, 0, n)
 	// One cursor for every attachment read: a Get makes a cursor of its
 	// own each time, and its stack was most of a listing's allocations.
-	atts := m.atts.Cursor()
+	atts := m.atts().Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		id := indexIDBytes(k)
 		found, v := atts.Seek(id)
@@ -240,10 +253,10 @@ func (m meta) scan(prefix []byte) ([]upstream.Attachment, error) {
 
 // nextPosition is one past the highest position in the field, or 0 for an
 // empty field.
-func (m meta) nextPosition(ref upstream.RecordRef, field string) (int64, error) {
+func (m *meta) nextPosition(ref upstream.RecordRef, field string) (int64, error) {
 	prefix := fieldPrefix(ref, field)
 	// Seek past every position of the field, then step back to its last key.
-	c := m.index.Cursor()
+	c := m.index().Cursor()
 	k, _ := c.Seek(append(bytes.Clone(prefix), bytes.Repeat([]byte{0xff}, 9)...))
 	if k == nil {
 		k, _ = c.Last()
@@ -264,10 +277,13 @@ func (m meta) nextPosition(ref upstream.RecordRef, field string) (int64, error) 
 }
 
 // record loads a record; ok is false when it was never written.
-func (m meta) record(ref upstream.RecordRef) (r upstream.Record, ok bool, err error) {
-	v := m.records.Get(recordKey(ref))
+func (m *meta) record(ref upstream.RecordRef) (r upstream.Record, ok bool, err error) {
+	v := m.records().Get(recordKey(ref))
 	if v == nil {
 		return r, false, nil
+	}
+	if r, ok := decodeRecord(ref, v); ok {
+		return r, true, nil
 	}
 	if err := json.Unmarshal(v, &r); err != nil {
 		return r, false, fmt.Errorf("decode record %s/%s: %w", ref.Collection, ref.ID, err)
@@ -275,17 +291,73 @@ func (m meta) record(ref upstream.RecordRef) (r upstream.Record, ok bool, err er
 	return r, true, nil
 }
 
-// hasRecord reports whether the record exists, without decoding it.
-func (m meta) hasRecord(ref upstream.RecordRef) bool {
-	return m.records.Get(recordKey(ref)) != nil
+// decodeRecord is json.Unmarshal of a record as putRecord writes it, for
+// a record read by its key: the ref is the one asked for (its strings
+// are not made again), the times parse without reflection, and only the
+// data is copied out of bbolt's memory. Anything else it meets (a key it
+// does not know, a value of another type, a ref that is not the key's)
+// makes it say no, and json.Unmarshal decides. Reading a record was seven
+// allocations of a record get's answer.
+func decodeRecord(ref upstream.RecordRef, v []byte) (upstream.Record, bool) {
+	if len(v) == 0 {
+		return upstream.Record{}, false
+	}
+	text := unsafe.String(&v[0], len(v)) // read only, and within the transaction
+	if !gjson.Valid(text) {
+		return upstream.Record{}, false
+	}
+	doc := gjson.Parse(text)
+	if !doc.IsObject() {
+		return upstream.Record{}, false
+	}
+	r := upstream.Record{Ref: ref}
+	ok, sawRef := true, false
+	doc.ForEach(func(k, val gjson.Result) bool {
+		switch k.Str {
+		case "ref":
+			sawRef = val.IsObject() && val.Get("collection").Type == gjson.String && val.Get("id").Type == gjson.String &&
+				val.Get("collection").Str == ref.Collection && val.Get("id").Str == ref.ID
+			ok = sawRef
+		case "data":
+			if val.Type == gjson.Null || !val.IsObject() {
+				ok = false
+				break
+			}
+			r.Data = json.RawMessage([]byte(val.Raw))
+		case "created", "modified":
+			if val.Type != gjson.String {
+				ok = false
+				break
+			}
+			t, err := time.Parse(time.RFC3339Nano, val.Str)
+			if err != nil {
+				ok = false
+				break
+			}
+			if k.Str == "created" {
+				r.Created = t
+			} else {
+				r.Modified = t
+			}
+		default:
+			ok = false
+		}
+		return ok
+	})
+	return r, ok && sawRef
 }
 
-func (m meta) putRecord(r upstream.Record) error {
+// hasRecord reports whether the record exists, without decoding it.
+func (m *meta) hasRecord(ref upstream.RecordRef) bool {
+	return m.records().Get(recordKey(ref)) != nil
+}
+
+func (m *meta) putRecord(r upstream.Record) error {
 	v, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("encode record %s/%s: %w", r.Ref.Collection, r.Ref.ID, err)
 	}
-	if err := m.records.Put(recordKey(r.Ref), v); err != nil {
+	if err := m.records().Put(recordKey(r.Ref), v); err != nil {
 		return fmt.Errorf("put record %s/%s: %w", r.Ref.Collection, r.Ref.ID, err)
 	}
 	return nil
@@ -293,7 +365,7 @@ func (m meta) putRecord(r upstream.Record) error {
 
 // touch marks a record modified at now, creating it if it was never
 // written: any change to its attachments is a write to the record.
-func (m meta) touch(ref upstream.RecordRef, now time.Time) (upstream.Record, error) {
+func (m *meta) touch(ref upstream.RecordRef, now time.Time) (upstream.Record, error) {
 	r, ok, err := m.record(ref)
 	if err != nil {
 		return r, err

@@ -20,14 +20,20 @@ func (s *Store) List(ctx context.Context, ref upstream.RecordRef) ([]upstream.At
 	var list []upstream.Attachment
 	err := s.db.View(func(tx *bolt.Tx) error {
 		m := s.metaOf(tx)
-		// Only whether the record exists: decoding it was a listing's
-		// second largest cost.
+		var err error
+		if list, err = m.scan(recordPrefix(ref)); err != nil || len(list) > 0 {
+			// A record with an attachment in the index exists: every
+			// write that indexes one touches its record in the same
+			// transaction, and records are never deleted. So only an
+			// empty listing opens the records bucket (three allocations),
+			// and only to learn whether the record exists, not to decode
+			// it.
+			return err
+		}
 		if !m.hasRecord(ref) {
 			return errRecordNotFound()
 		}
-		var err error
-		list, err = m.scan(recordPrefix(ref))
-		return err
+		return nil
 	})
 	if err != nil {
 		return nil, classify(err, fmt.Sprintf("list %s/%s", ref.Collection, ref.ID))
@@ -75,7 +81,8 @@ func (s *Store) GetRecord(ctx context.Context, ref upstream.RecordRef) (upstream
 	}
 	var r upstream.Record
 	err := s.db.View(func(tx *bolt.Tx) error {
-		got, ok, err := s.metaOf(tx).record(ref)
+		m := s.metaOf(tx)
+		got, ok, err := m.record(ref)
 		if err == nil && !ok {
 			err = errRecordNotFound()
 		}

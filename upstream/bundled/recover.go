@@ -45,7 +45,7 @@ func (s *Store) recoverDisk() (tmpRemoved, orphansRemoved, partialsCut int, err 
 				return err
 			}
 		}
-		partialsCut, err = s.cutPartials(m)
+		partialsCut, err = s.cutPartials(&m)
 		return err
 	})
 	return tmpRemoved, orphansRemoved, partialsCut, err
@@ -54,9 +54,9 @@ func (s *Store) recoverDisk() (tmpRemoved, orphansRemoved, partialsCut int, err 
 // cutPartials cuts every partial blob back to its committed size. A
 // missing or short blob is left for Append to report: recovery only drops
 // bytes no metadata vouches for.
-func (s *Store) cutPartials(m meta) (int, error) {
+func (s *Store) cutPartials(m *meta) (int, error) {
 	cut := 0
-	err := m.partials.ForEach(func(k, _ []byte) error {
+	err := m.partials().ForEach(func(k, _ []byte) error {
 		id := string(k)
 		a, ok, err := m.attachment(id)
 		if err != nil || !ok || !upstream.ValidID(id) {

@@ -16,7 +16,8 @@ func (s *Store) Stats(ctx context.Context) (attachments, bytes int64, err error)
 		return 0, 0, ctxError(err)
 	}
 	err = s.db.View(func(tx *bolt.Tx) error {
-		return metaOf(tx).atts.ForEach(func(_, v []byte) error {
+		m := metaOf(tx)
+		return m.atts().ForEach(func(_, v []byte) error {
 			attachments++
 			bytes += gjson.GetBytes(v, "size").Int()
 			return nil

@@ -52,6 +52,9 @@ const copyBufferSize = 256 << 10
 type Store struct {
 	dir string
 	db  *bolt.DB
+	// blobsSlash is blobsDir and a separator, decided at open: a blob's
+	// path is then one concatenation per download, not two Joins.
+	blobsSlash string
 
 	// bufs recycles copy buffers between uploads.
 	bufs sync.Pool
@@ -80,6 +83,7 @@ func Open(dir string) (*Store, error) { return open(dir, lockTimeout) }
 
 func open(dir string, timeout time.Duration) (*Store, error) {
 	s := &Store{dir: dir}
+	s.blobsSlash = s.blobsDir() + string(filepath.Separator)
 	s.bufs.New = func() any { b := make([]byte, copyBufferSize); return &b }
 	for _, d := range []string{dir, s.blobsDir(), s.tmpDir()} {
 		if err := os.MkdirAll(d, 0o700); err != nil {

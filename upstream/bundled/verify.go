@@ -105,7 +105,7 @@ func (s *Store) snapshotBlobs(tx *bolt.Tx) ([]storedBlob, error) {
 	}
 	m := metaOf(tx)
 	var list []storedBlob
-	err := m.atts.ForEach(func(k, v []byte) error {
+	err := m.atts().ForEach(func(k, v []byte) error {
 		id := string(k)
 		a, _, err := m.decode(id, v)
 		if err != nil {
