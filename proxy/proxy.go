@@ -55,8 +55,9 @@ var hopByHop = [...]string{"Connection", "Proxy-Connection", "Keep-Alive", "Prox
 // Forward sends the request on and streams the answer back. A failure to
 // reach the upstream is returned as a canonical error for the caller to
 // render in the client's dialect; the upstream's own answers, errors
-// included, pass back unchanged.
-func (p *Proxy) Forward(c *fiber.Ctx) error {
+// included, pass back unchanged. ctx is the call's: when it ends (the
+// client went away, shutdown's cut-off) the upstream call ends with it.
+func (p *Proxy) Forward(ctx context.Context, c *fiber.Ctx) error {
 	req := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(req)
 	c.Request().Header.CopyTo(&req.Header)
@@ -70,7 +71,7 @@ func (p *Proxy) Forward(c *fiber.Ctx) error {
 	}
 
 	resp := fasthttp.AcquireResponse()
-	if err := p.up.Pass(c.Context(), req, resp); err != nil {
+	if err := p.up.Pass(ctx, req, resp); err != nil {
 		fasthttp.ReleaseResponse(resp)
 		return err
 	}

@@ -76,7 +76,7 @@ func TestForwardSendsWhatTheUpstreamShouldSee(t *testing.T) {
 		t.Fatal(err)
 	}
 	app := fiber.New()
-	app.All("/*", p.Forward)
+	app.All("/*", func(c *fiber.Ctx) error { return p.Forward(context.Background(), c) })
 	req := httptest.NewRequest("POST", "/api/v1/Account/abc/opportunities?x=1&y=%20", strings.NewReader("hello"))
 	req.Host = "gw.example"
 	req.Header.Set("X-Api-Key", "gateway-key")
