@@ -136,6 +136,19 @@ type released struct {
 
 func (r *released) Read(p []byte) (int, error) { return r.r.Read(p) }
 
+// WriteTo keeps the upstream body's own WriteTo reachable: fasthttp uses
+// it to send the answer, and the remote store's splices a large body from
+// socket to socket instead of copying it through 32 KiB buffers.
+func (r *released) WriteTo(w io.Writer) (int64, error) {
+	if wt, ok := r.r.(io.WriterTo); ok {
+		return wt.WriteTo(w)
+	}
+	return io.Copy(w, readerOnly{r.r})
+}
+
+// readerOnly hides a reader's WriteTo, so io.Copy does not call it back.
+type readerOnly struct{ io.Reader }
+
 func (r *released) Close() error {
 	err := r.resp.CloseBodyStream()
 	fasthttp.ReleaseResponse(r.resp)
