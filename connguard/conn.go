@@ -171,8 +171,21 @@ func (c *conn) ReadFrom(r io.Reader) (int64, error) {
 	if !ok {
 		return io.Copy(writerOnly{c}, r)
 	}
+	// A limited reader is unwrapped, its limit kept: the socket splices
+	// only from a connection inside at most one LimitedReader.
+	src, outer := r, (*io.LimitedReader)(nil)
+	if lr, ok := r.(*io.LimitedReader); ok {
+		src, outer = lr.R, lr
+	}
 	var total int64
 	for {
+		piece := int64(readFromPiece)
+		if outer != nil {
+			if outer.N <= 0 {
+				return total, nil
+			}
+			piece = min(piece, outer.N)
+		}
 		c.mu.Lock()
 		deadline := c.writeCap
 		if c.bodyIdle > 0 {
@@ -182,9 +195,12 @@ func (c *conn) ReadFrom(r io.Reader) (int64, error) {
 		if err := c.Conn.SetWriteDeadline(deadline); err != nil {
 			return total, err
 		}
-		n, err := rf.ReadFrom(&io.LimitedReader{R: r, N: readFromPiece})
+		n, err := rf.ReadFrom(&io.LimitedReader{R: src, N: piece})
 		total += n
-		if err != nil || n < readFromPiece {
+		if outer != nil {
+			outer.N -= n
+		}
+		if err != nil || n < piece {
 			return total, err
 		}
 	}

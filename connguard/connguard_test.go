@@ -2,6 +2,7 @@ package connguard
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -269,5 +270,30 @@ func TestDrainClosesConnectionsOutsideRequests(t *testing.T) {
 	}
 	if err := <-drained; err != nil {
 		t.Fatalf("drain: %v", err)
+	}
+}
+
+// TestReadFromKeepsALimit: ReadFrom of a LimitedReader (what fasthttp's
+// fixed-length body writer hands it) unwraps it, so a socket source can
+// still be spliced, and copies exactly its limit, counting it down.
+func TestReadFromKeepsALimit(t *testing.T) {
+	const size, limit = 10 << 20, 9<<20 + 7
+	got := make(chan int, 1)
+	l := listen(t, Limits{}, func(c net.Conn) {
+		defer c.Close()
+		src := bytes.NewReader(make([]byte, size))
+		lr := &io.LimitedReader{R: src, N: limit}
+		n, err := c.(io.ReaderFrom).ReadFrom(lr)
+		if err != nil || lr.N != 0 || src.Len() != size-limit {
+			t.Errorf("ReadFrom: %d, %v; limit left %d, source left %d", n, err, lr.N, src.Len())
+		}
+		got <- int(n)
+	})
+	c := dial(t, l)
+	if n := len(answer(c)); n != limit {
+		t.Fatalf("the client got %d bytes, want %d", n, limit)
+	}
+	if n := <-got; n != limit {
+		t.Fatalf("ReadFrom said %d bytes, want %d", n, limit)
 	}
 }

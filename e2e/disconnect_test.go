@@ -151,3 +151,58 @@ func TestClientGoneWhileTheUpstreamThinks(t *testing.T) {
 		t.Errorf("log line %s: want the upstream call abandoned", line)
 	}
 }
+
+// TestClientGoneClosesTheUpstreamCall: a client that gives up on a call
+// without a body, translated or passed through, closes the upstream
+// connection that carried it at once: the upstream (a slow fake that
+// notes when its connection ends) sees it end well before
+// --upstream-timeout would have ended the call.
+func TestClientGoneClosesTheUpstreamCall(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, dialect, path, header string
+	}{
+		{"nimblex list, translated", "nimblex", "/jsonapi/records/Case/slow/attachments", "Authorization"},
+		{"espocrm pass-through", "espocrm", "/api/v1/Account/abc/opportunities", "X-Api-Key"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ln := listenLoopback(t)
+			release := make(chan struct{})
+			gone := make(chan time.Time, 1)
+			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				select {
+				case <-r.Context().Done(): // net/http: the connection closed
+					gone <- time.Now()
+				case <-release:
+				case <-time.After(30 * time.Second):
+				}
+				http.Error(w, "late", http.StatusServiceUnavailable)
+			})}
+			go srv.Serve(ln)
+			t.Cleanup(func() { close(release); srv.Close() })
+			front := startGateway(t, "--upstream", tc.dialect+"+http://"+ln.Addr().String(), "--upstream-token", "UP", "--upstream-timeout", "30s")
+			key := front.key(t, "impatient")
+
+			req, _ := http.NewRequest(http.MethodGet, front.url(tc.path), nil)
+			if tc.header == "Authorization" {
+				req.Header.Set("Authorization", "Bearer "+key)
+			} else {
+				req.Header.Set(tc.header, key)
+			}
+			if _, err := (&http.Client{Timeout: 500 * time.Millisecond, Transport: &http.Transport{}}).Do(req); err == nil {
+				t.Fatal("the slow upstream answered in time")
+			}
+			left := time.Now()
+			select {
+			case at := <-gone:
+				if d := at.Sub(left); d > 3*time.Second {
+					t.Errorf("the upstream saw its connection end %v after the client left", d)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the upstream's connection was still open 10 s after the client left (--upstream-timeout 30s)")
+			}
+		})
+	}
+}

@@ -55,8 +55,9 @@ var hopByHop = [...]string{"Connection", "Proxy-Connection", "Keep-Alive", "Prox
 // Forward sends the request on and streams the answer back. A failure to
 // reach the upstream is returned as a canonical error for the caller to
 // render in the client's dialect; the upstream's own answers, errors
-// included, pass back unchanged.
-func (p *Proxy) Forward(c *fiber.Ctx) error {
+// included, pass back unchanged. ctx is the call's: when it ends (the
+// client went away, shutdown's cut-off) the upstream call ends with it.
+func (p *Proxy) Forward(ctx context.Context, c *fiber.Ctx) error {
 	req := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(req)
 	c.Request().Header.CopyTo(&req.Header)
@@ -70,7 +71,7 @@ func (p *Proxy) Forward(c *fiber.Ctx) error {
 	}
 
 	resp := fasthttp.AcquireResponse()
-	if err := p.up.Pass(c.Context(), req, resp); err != nil {
+	if err := p.up.Pass(ctx, req, resp); err != nil {
 		fasthttp.ReleaseResponse(resp)
 		return err
 	}
@@ -134,6 +135,19 @@ type released struct {
 }
 
 func (r *released) Read(p []byte) (int, error) { return r.r.Read(p) }
+
+// WriteTo keeps the upstream body's own WriteTo reachable: fasthttp uses
+// it to send the answer, and the remote store's splices a large body from
+// socket to socket instead of copying it through 32 KiB buffers.
+func (r *released) WriteTo(w io.Writer) (int64, error) {
+	if wt, ok := r.r.(io.WriterTo); ok {
+		return wt.WriteTo(w)
+	}
+	return io.Copy(w, readerOnly{r.r})
+}
+
+// readerOnly hides a reader's WriteTo, so io.Copy does not call it back.
+type readerOnly struct{ io.Reader }
 
 func (r *released) Close() error {
 	err := r.resp.CloseBodyStream()

@@ -76,7 +76,7 @@ func TestForwardSendsWhatTheUpstreamShouldSee(t *testing.T) {
 		t.Fatal(err)
 	}
 	app := fiber.New()
-	app.All("/*", p.Forward)
+	app.All("/*", func(c *fiber.Ctx) error { return p.Forward(context.Background(), c) })
 	req := httptest.NewRequest("POST", "/api/v1/Account/abc/opportunities?x=1&y=%20", strings.NewReader("hello"))
 	req.Host = "gw.example"
 	req.Header.Set("X-Api-Key", "gateway-key")
@@ -108,5 +108,40 @@ func TestForwardSendsWhatTheUpstreamShouldSee(t *testing.T) {
 	}
 	if string(h.Method()) != "POST" || string(up.got.Body()) != "hello" {
 		t.Errorf("%s with body %q", h.Method(), up.got.Body())
+	}
+}
+
+// writerToBody is a streamed upstream body that counts how it was read.
+type writerToBody struct {
+	r        io.Reader
+	writeTos int
+	closed   bool
+}
+
+func (b *writerToBody) Read(p []byte) (int, error) { return b.r.Read(p) }
+func (b *writerToBody) WriteTo(w io.Writer) (int64, error) {
+	b.writeTos++
+	return io.Copy(w, struct{ io.Reader }{b.r})
+}
+func (b *writerToBody) Close() error { b.closed = true; return nil }
+
+// TestReleasedKeepsTheBodysWriteTo: a streamed answer is sent by the
+// upstream body's own WriteTo (which the remote store splices from socket
+// to socket), and closed once sent.
+func TestReleasedKeepsTheBodysWriteTo(t *testing.T) {
+	body := &writerToBody{r: strings.NewReader(strings.Repeat("x", 100<<10))}
+	resp := fasthttp.AcquireResponse()
+	resp.SetBodyStream(body, 100<<10)
+	r := &released{r: body, resp: resp}
+	var sb strings.Builder
+	n, err := io.Copy(&sb, r)
+	if err != nil || n != 100<<10 || sb.Len() != 100<<10 {
+		t.Fatalf("copied %d bytes: %v", n, err)
+	}
+	if body.writeTos != 1 {
+		t.Fatalf("the body's WriteTo ran %d times, want once", body.writeTos)
+	}
+	if err := r.Close(); err != nil || !body.closed {
+		t.Fatalf("close: %v; body closed %v", err, body.closed)
 	}
 }

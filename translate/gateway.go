@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"context"
 	"log/slog"
 	"sort"
 	"strings"
@@ -29,8 +30,10 @@ type Authenticator interface {
 
 // Forwarder passes a request on unchanged but for credentials, and
 // returns a canonical error only when the upstream could not be reached.
+// ctx is the request's store context: it ends when the client goes away
+// (with WatchClients) or at shutdown's cut-off, and the call with it.
 type Forwarder interface {
-	Forward(c *fiber.Ctx) error
+	Forward(ctx context.Context, c *fiber.Ctx) error
 }
 
 // Limiter decides whether a caller may make one more request now.
@@ -187,7 +190,9 @@ func (g *Gateway) forwarder(d *compiledDialect, fwd Forwarder) fiber.Handler {
 				// the upstream's (the forwarder swaps the plain header).
 				c.Request().Header.Del(d.signed.header)
 			}
-			err = fwd.Forward(c)
+			ctx, stop := g.watchedStoreContext(c)
+			err = fwd.Forward(ctx, c)
+			stop()
 		}
 		if err != nil {
 			discardBody(c)

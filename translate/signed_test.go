@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -148,7 +149,7 @@ func TestSignedCredentialEspoCRM(t *testing.T) {
 // headerCatcher is a Forwarder that keeps the headers it was handed.
 type headerCatcher struct{ got http.Header }
 
-func (h *headerCatcher) Forward(c *fiber.Ctx) error {
+func (h *headerCatcher) Forward(_ context.Context, c *fiber.Ctx) error {
 	h.got = http.Header{}
 	c.Request().Header.VisitAll(func(k, v []byte) { h.got.Add(string(k), string(v)) })
 	return c.SendStatus(http.StatusOK)

@@ -20,7 +20,7 @@ import (
 // checked with files that have content, and against what the bundled
 // store behind the gateway really holds.
 
-func routes(t *testing.T) *translate.Config {
+func routes(t testing.TB) *translate.Config {
 	t.Helper()
 	cfg, err := translate.Load(dragoman.DefaultRoutes())
 	if err != nil {

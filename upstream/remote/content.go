@@ -86,9 +86,41 @@ const copyBuffer = 256 << 10
 var copyBuffers = sync.Pool{New: func() any { return new([copyBuffer]byte) }}
 
 // WriteTo relays the rest of the content to w; fasthttp and io.Copy use it
-// when they send a body.
+// when they send a body. The body goes by the exchange's own WriteTo,
+// which may splice it from socket to socket (splice.go).
 func (c *streamContent) WriteTo(w io.Writer) (int64, error) {
-	return relay(w, c)
+	if c.closed {
+		return 0, errors.New("read of closed content")
+	}
+	if c.size >= 0 && c.pos >= c.size {
+		return 0, nil
+	}
+	if c.resp == nil || c.pos < c.bodyPos {
+		if err := c.reopen(c.pos); err != nil {
+			return 0, err
+		}
+	}
+	if skip := c.pos - c.bodyPos; skip > 0 {
+		n, err := io.CopyN(io.Discard, c.resp.body, skip)
+		c.bodyPos += n
+		if err != nil {
+			return 0, c.bodyError(err)
+		}
+	}
+	x := c.resp.x
+	if x == nil {
+		return relay(w, c)
+	}
+	n, err := x.WriteTo(w)
+	c.pos += n
+	c.bodyPos += n
+	if err != nil {
+		return n, c.bodyError(err)
+	}
+	if c.size >= 0 && c.pos < c.size {
+		return n, upstream.Errorf(upstream.KindBadGateway, "upstream download ended after %d of %d bytes", c.pos, c.size)
+	}
+	return n, nil
 }
 
 // relay copies r to w in pieces of up to copyBuffer bytes, each as much as

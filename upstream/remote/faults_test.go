@@ -25,7 +25,7 @@ import (
 var quick = remote.Timeouts{Connect: time.Second, FirstByte: 300 * time.Millisecond, Idle: 300 * time.Millisecond}
 
 // fake starts h and a remote store speaking dialect to it.
-func fake(t *testing.T, dialect string, to remote.Timeouts, h http.HandlerFunc) (*remote.Store, *httptest.Server) {
+func fake(t testing.TB, dialect string, to remote.Timeouts, h http.HandlerFunc) (*remote.Store, *httptest.Server) {
 	t.Helper()
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -61,7 +61,7 @@ const listPath = "/jsonapi/records/c/r/attachments"
 var rc = upstream.RecordRef{Collection: "c", ID: "r"}
 
 // fileID lists record c/r and returns its one file's id.
-func fileID(t *testing.T, s upstream.Store) string {
+func fileID(t testing.TB, s upstream.Store) string {
 	t.Helper()
 	atts, err := s.List(context.Background(), rc)
 	if err != nil || len(atts) != 1 {

@@ -20,8 +20,9 @@ import (
 // answer returns nil whatever its status; otherwise a canonical error
 // (KindTimeout, KindBadGateway, or the breaker's refusal).
 //
-// No deadline bounds the whole exchange, and ctx does not abandon it: a
-// transfer that keeps moving is never cut off.
+// No deadline bounds the whole exchange: a transfer that keeps moving is
+// never cut off. When ctx ends (the client went away) the upstream
+// connection is closed at once, whatever the exchange was doing.
 func (s *Store) Pass(ctx context.Context, req *fasthttp.Request, resp *fasthttp.Response) error {
 	return s.t.pass(ctx, req, resp)
 }
@@ -55,7 +56,7 @@ func (t *transport) pass(ctx context.Context, req *fasthttp.Request, resp *fasth
 			return err
 		}
 		start := time.Now()
-		err = t.hc.Do(req, resp)
+		err = t.passOnce(ctx, req, resp)
 		if err == nil {
 			telemetry.ObserveUpstream(ctx, t.name, resp.StatusCode(), time.Since(start))
 			var failure error
@@ -66,6 +67,12 @@ func (t *transport) pass(ctx context.Context, req *fasthttp.Request, resp *fasth
 			return nil
 		}
 		telemetry.ObserveUpstream(ctx, t.name, 0, time.Since(start))
+		if ctx.Err() != nil {
+			// The caller went away and took the call with it: not the
+			// upstream's failure.
+			t.breaker.release()
+			return ctxError(ctx)
+		}
 		err = classify(err)
 		if streamed {
 			// The client's body may be what failed: the upstream is not
@@ -79,4 +86,26 @@ func (t *transport) pass(ctx context.Context, req *fasthttp.Request, resp *fasth
 		}
 	}
 	return err
+}
+
+// passWhole is the largest answer body read whole into the response (its
+// pooled buffer) rather than streamed: a small answer frees its
+// connection at once.
+const passWhole = 64 << 10
+
+func (t *transport) passOnce(ctx context.Context, req *fasthttp.Request, resp *fasthttp.Response) error {
+	req.URI().DisablePathNormalizing = true
+	resp.Reset()
+	x, err := t.roundTrip(ctx, req, &resp.Header)
+	if err != nil {
+		return err
+	}
+	if x.done {
+		return nil
+	}
+	if x.chunked == nil && !x.untilClose && x.remaining <= passWhole {
+		return x.readInto(resp)
+	}
+	resp.SetBodyStream(x, resp.Header.ContentLength())
+	return nil
 }

@@ -106,7 +106,7 @@ func New(opts Options) (*Store, error) {
 
 // Close releases the id map and the pooled connections.
 func (s *Store) Close() error {
-	s.t.hc.CloseIdleConnections()
+	s.t.pool.close()
 	return s.ids.close()
 }
 

@@ -1,8 +1,8 @@
 package remote
 
 import (
-	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +11,6 @@ import (
 	"net/textproto"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -53,7 +52,7 @@ func (to Timeouts) orDefaults() Timeouts {
 // transport sends requests to one upstream over pooled connections, with
 // retries for idempotent reads and a circuit breaker.
 type transport struct {
-	hc       *fasthttp.HostClient
+	pool     *connPool
 	base     string // path prefix of the upstream, without trailing '/'
 	scheme   string
 	host     string // as in the URL: what the Host header says
@@ -74,34 +73,12 @@ func newTransport(rawURL string, sp *translate.Speaker, token string, to Timeout
 	t := &transport{base: strings.TrimSuffix(u.EscapedPath(), "/"), scheme: u.Scheme, host: u.Host,
 		addr: hostPort(u), timeouts: to, retries: 2, breaker: newBreaker(5, 5*time.Second), name: sp.Dialect()}
 	t.credName, t.credVal = sp.Credential(token)
-	t.hc = &fasthttp.HostClient{
-		Addr:  t.addr,
-		IsTLS: u.Scheme == "https",
-		Dial: func(a string) (net.Conn, error) {
-			c, err := fasthttp.DialTimeout(a, to.Connect)
-			if err != nil {
-				return nil, err
-			}
-			return &idleConn{Conn: c, idle: to.Idle}, nil
-		},
-		MaxConns:            256,
-		MaxConnWaitTimeout:  to.FirstByte,
-		MaxIdleConnDuration: 30 * time.Second,
-		// Measured from the end of the request: the wait for the first
-		// byte of the answer. idleConn bounds every later read and every
-		// write by Idle instead, so a long transfer that keeps moving is
-		// never cut off.
-		ReadTimeout:  to.FirstByte,
-		WriteTimeout: to.Idle,
-		// Our own retries (reads only, with backoff) are the only ones:
-		// fasthttp would otherwise also retry GETs and PUTs by itself.
-		MaxIdemponentCallAttempts:     1,
-		StreamResponseBody:            true,
-		MaxResponseBodySize:           1 << 20,
-		DisableHeaderNamesNormalizing: true,
-		DisablePathNormalizing:        true,
-		NoDefaultUserAgentHeader:      true,
+	var tlsConf *tls.Config
+	if u.Scheme == "https" {
+		tlsConf = &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12,
+			ClientSessionCache: tls.NewLRUClientSessionCache(0)}
 	}
+	t.pool = newConnPool(t.addr, tlsConf, to)
 	return t, nil
 }
 
@@ -143,9 +120,7 @@ type response struct {
 	// length is the body's length, -1 when the answer did not say.
 	start, length int64
 
-	mu   sync.Mutex
-	resp *fasthttp.Response
-	stop func() bool // ends the context watch
+	x *exchange // nil once closed
 }
 
 // readAll reads a JSON answer, bounded so a broken upstream cannot exhaust
@@ -162,25 +137,10 @@ func (r *response) readAll(ctx context.Context, max int64) ([]byte, error) {
 	return b, nil
 }
 
-// interrupt ends a body still streaming, so that a blocked read returns.
-func (r *response) interrupt() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.resp != nil {
-		r.resp.CloseBodyStream() //nolint:errcheck // interrupting is all that is wanted
-	}
-}
-
 func (r *response) close() {
-	if r.stop != nil {
-		r.stop()
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.resp != nil {
-		r.resp.CloseBodyStream() //nolint:errcheck // the answer is done with either way
-		fasthttp.ReleaseResponse(r.resp)
-		r.resp = nil
+	if r.x != nil {
+		r.x.Close() //nolint:errcheck // closing an exchange does not fail
+		r.x = nil
 	}
 }
 
@@ -300,6 +260,9 @@ func (t *transport) url(uri string) string { return t.scheme + "://" + t.host + 
 func (t *transport) once(ctx context.Context, o *outgoing) (*response, error) {
 	freq := fasthttp.AcquireRequest()
 	freq.SetRequestURI(t.url(o.uri))
+	// The path goes as the dialect rendered it: "normalizing" it could
+	// change what it names.
+	freq.URI().DisablePathNormalizing = true
 	freq.Header.SetMethod(o.method)
 	if !o.anonymous {
 		freq.Header.Set(t.credName, t.credVal)
@@ -315,9 +278,9 @@ func (t *transport) once(ctx context.Context, o *outgoing) (*response, error) {
 		body = &bodyTracker{r: o.body, ctx: ctx}
 		freq.SetBodyStream(body, int(o.bodyLen))
 	}
-	resp := fasthttp.AcquireResponse()
 	start := time.Now()
-	err := t.send(ctx, freq, resp, o.body == nil)
+	x, err := t.roundTrip(ctx, freq, nil)
+	fasthttp.ReleaseRequest(freq)
 	if err != nil {
 		telemetry.ObserveUpstream(ctx, t.name, 0, time.Since(start))
 		if body != nil && body.err != nil {
@@ -330,68 +293,25 @@ func (t *transport) once(ctx context.Context, o *outgoing) (*response, error) {
 		}
 		return nil, classify(err)
 	}
-	telemetry.ObserveUpstream(ctx, t.name, resp.StatusCode(), time.Since(start))
-	r := &response{status: resp.StatusCode(), resp: resp, length: int64(resp.Header.ContentLength())}
+	h := x.h
+	telemetry.ObserveUpstream(ctx, t.name, h.StatusCode(), time.Since(start))
+	r := &response{status: h.StatusCode(), x: x, body: x, length: int64(h.ContentLength())}
 	// The headers are copied: an error's message may be wanted after the
-	// body is read and the response released, and header names are
+	// body is read and the exchange released, and header names are
 	// matched without regard to case, as HTTP has them.
 	hdr := map[string]string{}
-	for k, v := range resp.Header.All() {
+	for k, v := range h.All() {
 		hdr[textproto.CanonicalMIMEHeaderKey(string(k))] = string(v)
 	}
 	r.header = func(k string) string { return hdr[textproto.CanonicalMIMEHeaderKey(k)] }
-	// fasthttp streams only bodies over MaxResponseBodySize (or chunked);
-	// smaller ones arrive whole.
-	if s := resp.BodyStream(); s != nil {
-		r.body = s
-		r.stop = context.AfterFunc(ctx, r.interrupt)
-	} else {
-		r.body = bytes.NewReader(resp.Body())
-	}
 	return r, nil
-}
-
-// send runs one exchange. A request without a body is abandoned when the
-// context ends (the exchange finishes in the background and is released);
-// one with a body fails through its body as soon as the context ends, and
-// is otherwise waited for, so that the caller learns whether the upstream
-// acted on it.
-func (t *transport) send(ctx context.Context, freq *fasthttp.Request, resp *fasthttp.Response, abandonable bool) error {
-	if !abandonable || ctx.Done() == nil {
-		err := t.hc.Do(freq, resp)
-		fasthttp.ReleaseRequest(freq)
-		if err != nil {
-			fasthttp.ReleaseResponse(resp)
-		}
-		return err
-	}
-	done := make(chan error, 1)
-	go func() { done <- t.hc.Do(freq, resp) }()
-	select {
-	case err := <-done:
-		fasthttp.ReleaseRequest(freq)
-		if err != nil {
-			fasthttp.ReleaseResponse(resp)
-		}
-		return err
-	case <-ctx.Done():
-		go func() {
-			if err := <-done; err == nil {
-				resp.CloseBodyStream() //nolint:errcheck // nobody wants it any more
-			}
-			fasthttp.ReleaseRequest(freq)
-			fasthttp.ReleaseResponse(resp)
-		}()
-		return ctx.Err()
-	}
 }
 
 // classify maps a transport failure to a canonical kind: a timeout is a
 // timeout, anything else a bad gateway.
 func classify(err error) error {
 	var ne net.Error
-	if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) ||
-		errors.Is(err, fasthttp.ErrNoFreeConns) || (errors.As(err, &ne) && ne.Timeout()) {
+	if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, errNoFreeConns) || (errors.As(err, &ne) && ne.Timeout()) {
 		return upstream.Wrap(upstream.KindTimeout, err, "upstream did not answer in time")
 	}
 	return upstream.Wrap(upstream.KindBadGateway, err, "upstream is unreachable")
@@ -440,55 +360,4 @@ func contentError(err error) error {
 		return err
 	}
 	return upstream.Wrap(upstream.KindInvalid, err, "the content could not be read")
-}
-
-// idleConn bounds each read and write by the idle timeout, so a transfer
-// that keeps moving is never cut off by a deadline set for the whole
-// exchange. The deadline fasthttp sets before reading an answer bounds the
-// wait for that answer's first byte only.
-type idleConn struct {
-	net.Conn
-	idle time.Duration
-
-	mu           sync.Mutex
-	firstByte    time.Time
-	awaitingByte bool
-}
-
-func (c *idleConn) SetReadDeadline(t time.Time) error {
-	c.mu.Lock()
-	c.firstByte, c.awaitingByte = t, true
-	c.mu.Unlock()
-	return nil
-}
-
-// SetWriteDeadline is replaced by the per-write idle deadline.
-func (c *idleConn) SetWriteDeadline(time.Time) error { return nil }
-
-func (c *idleConn) SetDeadline(t time.Time) error { return c.SetReadDeadline(t) }
-
-func (c *idleConn) Read(p []byte) (int, error) {
-	c.mu.Lock()
-	deadline := time.Now().Add(c.idle)
-	if c.awaitingByte && !c.firstByte.IsZero() {
-		deadline = c.firstByte
-	}
-	c.mu.Unlock()
-	if err := c.Conn.SetReadDeadline(deadline); err != nil {
-		return 0, err
-	}
-	n, err := c.Conn.Read(p)
-	if n > 0 {
-		c.mu.Lock()
-		c.awaitingByte = false
-		c.mu.Unlock()
-	}
-	return n, err
-}
-
-func (c *idleConn) Write(p []byte) (int, error) {
-	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.idle)); err != nil {
-		return 0, err
-	}
-	return c.Conn.Write(p)
 }
