@@ -190,7 +190,8 @@ func (g *Gateway) forwarder(d *compiledDialect, fwd Forwarder) fiber.Handler {
 				// the upstream's (the forwarder swaps the plain header).
 				c.Request().Header.Del(d.signed.header)
 			}
-			ctx, stop := g.watchedStoreContext(c)
+			var rc requestContext
+			ctx, stop := g.watchedStoreContext(c, &rc)
 			err = fwd.Forward(ctx, c)
 			stop()
 		}
