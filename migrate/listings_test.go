@@ -74,6 +74,13 @@ func (s countingStore) Open(ctx context.Context, id string) (upstream.Attachment
 	return s.Store.Open(ctx, id)
 }
 
+// OpenListed is counted as the Open it stands for: the embedded store's
+// own would pass uncounted, and a download look like a listing.
+func (s countingStore) OpenListed(ctx context.Context, att upstream.Attachment) (upstream.Attachment, upstream.Content, error) {
+	s.count(ctx, func(c *storeCalls) { c.opens++ })
+	return s.Store.OpenListed(ctx, att)
+}
+
 func (s countingStore) Stat(ctx context.Context, id string) (upstream.Attachment, error) {
 	s.count(ctx, func(c *storeCalls) { c.stats++ })
 	return s.Store.Stat(ctx, id)
