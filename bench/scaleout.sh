@@ -22,6 +22,8 @@ GATEWAYS=${GATEWAYS:-"1 2 3"}
 SMALL_SECS=${SMALL_SECS:-10}
 CONNS=${CONNS:-64}
 BIG=${BIG:-1GiB}
+RATE_LIMIT=${RATE_LIMIT:-0}    # --rate-limit of each gateway (0: off); on, every request takes a token in PostgreSQL
+RATE_BURST=${RATE_BURST:-400}  # --rate-burst of each gateway
 
 cd "$(dirname "$0")/.."
 mkdir -p bench/out
@@ -90,7 +92,7 @@ start_gws() {
 	local n=$1 i port
 	for ((i = ${#URLS[@]}; i < n; i++)); do
 		port=$("$LOAD" freeport)
-		"$DG" serve --listen "127.0.0.1:$port" --data "$RUN/gw$i" --rate-limit 0 --access-log=false \
+		"$DG" serve --listen "127.0.0.1:$port" --data "$RUN/gw$i" --rate-limit "$RATE_LIMIT" --rate-burst "$RATE_BURST" --access-log=false \
 			--upstream "$DB" --blobs s3://bench --s3-endpoint "$S3" >>"$RUN/gw$i.log" 2>&1 &
 		PIDS+=($!)
 		URLS+=("http://127.0.0.1:$port")
