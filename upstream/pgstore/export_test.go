@@ -17,3 +17,6 @@ func SchemaOf(v int) string { return migrations[v] }
 
 // SetStatsTTL sets how long s.Stats answers from its last count.
 func SetStatsTTL(s *Store, ttl time.Duration) { s.statsTTL = ttl }
+
+// SetLease sets how many tokens l asks the shared bucket for at a time.
+func SetLease(l *Limiter, tokens float64) { l.lease = tokens }

@@ -113,6 +113,39 @@ func TestRateLimitAcrossGateways(t *testing.T) {
 	}
 }
 
+// TestRateLimitLeases takes tokens from the shared bucket a lease at a
+// time: a gateway spends its lease without the database (here, with the
+// bucket already emptied by another gateway), and the two together still
+// let through exactly the burst.
+func TestRateLimitLeases(t *testing.T) {
+	b := servers.Get(t)
+	a, other := openStore(t, b).KeyStore(), openStore(t, b).KeyStore()
+	const burst, lease = 10, 5
+	la, lb := a.Limiter(0.001, burst, nil), other.Limiter(0.001, burst, nil)
+	pgstore.SetLease(la, lease)
+	pgstore.SetLease(lb, lease)
+	if !la.Allow("k") {
+		t.Fatal("the first request of a fresh key was refused")
+	}
+	allowedB := 0
+	for range burst {
+		if lb.Allow("k") {
+			allowedB++
+		}
+	}
+	if allowedB != burst-lease {
+		t.Fatalf("the second gateway let through %d, want the %d the first one's lease left in the bucket", allowedB, burst-lease)
+	}
+	for i := range lease - 1 {
+		if !la.Allow("k") {
+			t.Fatalf("request %d of the first gateway's lease was refused: the lease is not spent locally", i+2)
+		}
+	}
+	if la.Allow("k") || lb.Allow("k") {
+		t.Fatal("a request past the burst was let through")
+	}
+}
+
 // TestRotateKeyAcrossGateways rotates a key through one store: the new
 // secret authenticates on the other within KeyRefresh with the same name
 // and scope, the old one stops, an HMAC key stays one, and an unknown
