@@ -204,7 +204,9 @@ func openListed(ctx context.Context, s upstream.Store, a upstream.Attachment) (u
 	return s.Open(ctx, a.ID)
 }
 
-// hashingReader hashes and counts what the destination reads.
+// hashingReader hashes and counts what the destination reads. A store
+// that records the sha256 of what it reads takes this one
+// (upstream.SHA256Reader) rather than hashing the copy a second time.
 type hashingReader struct {
 	r   io.Reader
 	h   hash.Hash
@@ -213,6 +215,9 @@ type hashingReader struct {
 	err error
 	eof bool
 }
+
+// SHA256 is the sha256 of what Read has returned so far.
+func (r *hashingReader) SHA256() []byte { return r.h.Sum(nil) }
 
 func (r *hashingReader) Read(p []byte) (int, error) {
 	n, err := r.r.Read(p)

@@ -114,6 +114,16 @@ type UnlinkedExpirer interface {
 	ExpireUnlinked(ctx context.Context, cutoff time.Time) (int, error)
 }
 
+// SHA256Reader is content that hashes itself as it is read (a migration's
+// copy, which checks the sha256 of what it sent): a store that records the
+// sha256 of what it read may take SHA256 instead of hashing every byte a
+// second time in the same process.
+type SHA256Reader interface {
+	io.Reader
+	// SHA256 is the sha256 of the bytes Read has returned so far.
+	SHA256() []byte
+}
+
 // ListedOpener is a store that can open an attachment its caller has just
 // read from a listing or a create without looking it up again. Where a
 // store can describe one file only by listing its whole record (four of

@@ -53,7 +53,7 @@ func (s *Store) create(ctx context.Context, na upstream.NewAttachment, content i
 	if content == nil {
 		return s.createPlaceholder(ctx, na, known)
 	}
-	content = &ctxReader{r: content, ctx: ctx}
+	content = withContext(ctx, content)
 	t := s.newTarget(na, content)
 	rt, ok := s.sp.Find(translate.OpCreate, t)
 	if !ok && na.Record.ID == "" {
