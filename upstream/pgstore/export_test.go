@@ -20,3 +20,6 @@ func SetStatsTTL(s *Store, ttl time.Duration) { s.statsTTL = ttl }
 
 // SetLease sets how many tokens l asks the shared bucket for at a time.
 func SetLease(l *Limiter, tokens float64) { l.lease = tokens }
+
+// Takes is how many times l has asked the database for tokens.
+func Takes(l *Limiter) int64 { return l.takes.Load() }

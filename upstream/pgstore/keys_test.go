@@ -146,6 +146,38 @@ func TestRateLimitLeases(t *testing.T) {
 	}
 }
 
+// TestRateLimitRefusalsSpareTheDatabase: a key past its limit is refused
+// without a statement per request, and so is a key whose database has
+// stopped answering let through (the limiter fails open) without one.
+func TestRateLimitRefusalsSpareTheDatabase(t *testing.T) {
+	b := servers.Get(t)
+	s := openStore(t, b)
+	l := s.KeyStore().Limiter(0.001, 1, nil)
+	if !l.Allow("hammer") {
+		t.Fatal("the first request of a fresh key was refused")
+	}
+	before := pgstore.Takes(l)
+	for i := range 100 {
+		if l.Allow("hammer") {
+			t.Fatalf("request %d past the burst of 1 was let through", i+2)
+		}
+	}
+	if n := pgstore.Takes(l) - before; n > 10 {
+		t.Errorf("100 refusals made %d statements; want a few", n)
+	}
+
+	s.Close()
+	before = pgstore.Takes(l)
+	for i := range 100 {
+		if !l.Allow("other") {
+			t.Fatalf("request %d was refused with the database gone; the limiter fails open", i+1)
+		}
+	}
+	if n := pgstore.Takes(l) - before; n > 10 {
+		t.Errorf("100 requests with the database gone made %d attempts; want a few", n)
+	}
+}
+
 // TestRotateKeyAcrossGateways rotates a key through one store: the new
 // secret authenticates on the other within KeyRefresh with the same name
 // and scope, the old one stops, an HMAC key stays one, and an unknown

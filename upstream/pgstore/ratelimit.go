@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,6 +32,8 @@ type Limiter struct {
 
 	mu   sync.Mutex
 	keys map[string]*leased
+
+	takes atomic.Int64 // statements made, for tests
 }
 
 // leased is one key's tokens taken from the shared bucket and not yet
@@ -41,6 +44,13 @@ type leased struct {
 	mu      sync.Mutex
 	tokens  float64
 	expires time.Time
+	// refusedUntil answers a key with an empty bucket without the
+	// database for a moment: a key hammering past its limit would
+	// otherwise cost a statement per refusal, one after another.
+	refusedUntil time.Time
+	// openUntil lets the key's requests through without the database for
+	// a moment after it failed to answer.
+	openUntil time.Time
 }
 
 // limitTimeout bounds the statement: a request never waits long on the
@@ -78,15 +88,26 @@ func (l *Limiter) Allow(key string) bool {
 		k.tokens--
 		return true
 	}
+	if now.Before(k.refusedUntil) {
+		return false
+	}
+	if now.Before(k.openUntil) {
+		return true
+	}
 	granted, err := l.take(key)
 	if err != nil {
 		if l.log != nil {
 			l.log.Error("rate limit: the database did not answer; letting the request through", "err", err)
 		}
+		// For a moment the key's next requests here neither wait in turn
+		// on a database that does not answer nor log each.
+		k.openUntil = time.Now().Add(leaseLife)
 		return true
 	}
 	if granted < 1 {
-		k.tokens = 0
+		// No token comes back sooner than 1/rate; tokens not given out
+		// meanwhile stay in the bucket.
+		k.tokens, k.refusedUntil = 0, now.Add(min(leaseLife, time.Duration(float64(time.Second)/l.rate)))
 		return false
 	}
 	k.tokens, k.expires = granted-1, now.Add(leaseLife)
@@ -99,6 +120,7 @@ func (l *Limiter) Allow(key string) bool {
 func (l *Limiter) take(key string) (float64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), limitTimeout)
 	defer cancel()
+	l.takes.Add(1)
 	for range 2 {
 		var granted float64
 		// The row is locked before it is read, so that two gateways
