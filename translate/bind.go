@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -220,8 +221,16 @@ func (r *compiledRoute) bindOne(b *bound, bd *binding, src requestSource) error 
 	if bd.source == "body" {
 		// A whole body that is one encoded value (a data URI chunk); a JSON
 		// string holding it is accepted too.
-		body, err := readJSONBody(src.c, r.bodyMax)
-		if err != nil {
+		var body []byte
+		var err error
+		if s := src.c.Context().RequestBodyStream(); s != nil {
+			// Decoded as it arrives, beside the store's hashing and write,
+			// rather than after the whole body is in.
+			body, err = r.bindEncodedStream(b, bd, src.c)
+		} else {
+			body, err = readJSONBody(src.c, r.bodyMax)
+		}
+		if err != nil || body == nil {
 			return err
 		}
 		if len(body) > 0 && body[0] == '"' && gjson.ValidBytes(body) {
@@ -478,6 +487,54 @@ func (r *compiledRoute) bindContent(b *bound, bd *binding, raw gjson.Result, bod
 		enc = []byte(raw.Str)
 	}
 	return r.bindEncoded(b, bd, enc)
+}
+
+// dataURIHead is how far into a body a data URI's header may reach: the
+// "data:" prefix and the 1024 bytes splitDataURI looks through for the
+// comma that ends the header.
+const dataURIHead = len("data:") + 1024
+
+// bindEncodedStream binds content from a streamed body that is one encoded
+// value, decoding it as it is read. It returns the whole body instead,
+// having bound nothing, when the body is a form the stream decoder does
+// not take (a JSON string, a percent-encoded data URI).
+func (r *compiledRoute) bindEncodedStream(b *bound, bd *binding, c *fiber.Ctx) ([]byte, error) {
+	body, err := rawBody(c, r.bodyMax)
+	if err != nil {
+		return nil, err
+	}
+	br := bufio.NewReaderSize(body, 2*dataURIHead)
+	head, err := br.Peek(dataURIHead)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	whole := func() ([]byte, error) { return readBudgeted(c, br, r.bodyMax) }
+	if len(head) > 0 && head[0] == '"' {
+		return whole()
+	}
+	payloadAt := 0
+	if bd.codec == "datauri" {
+		typ, payload, isBase64, err := splitDataURI(head)
+		if err != nil {
+			return nil, bd.fail(upstream.KindInvalid, "invalid", upstream.MessageOf(err))
+		}
+		if !isBase64 {
+			return whole()
+		}
+		payloadAt = len(head) - len(payload)
+		if _, ok := b.strs.get("type"); !ok {
+			b.strs.set("type", typ)
+		}
+	}
+	// Refused from the declared length, before decoding anything.
+	if n := declaredLength(c); n >= 0 && bd.max > 0 && (n-int64(payloadAt))/4*3 > bd.max+3 {
+		return nil, upstream.Errorf(upstream.KindTooLarge, "file is larger than %d bytes", bd.max)
+	}
+	if _, err := br.Discard(payloadAt); err != nil {
+		return nil, err
+	}
+	b.content, b.contentMax = newBase64Decoder(br), bd.max
+	return nil, nil
 }
 
 // bindEncoded binds content from its encoded bytes (base64 or a data

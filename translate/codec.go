@@ -3,12 +3,16 @@ package translate
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
+
+	simdbase64 "github.com/segmentio/asm/base64"
 
 	"github.com/dragoman-gw/dragoman/upstream"
 )
@@ -19,10 +23,10 @@ import (
 func DecodeBase64(s []byte) ([]byte, error) {
 	// Sized for the unpadded reading, which yields more bytes per length.
 	out := make([]byte, base64.RawStdEncoding.DecodedLen(len(s))+3)
-	n, err := base64.StdEncoding.Decode(out, s)
+	n, err := simdbase64.StdEncoding.Decode(out, s)
 	if err != nil {
 		// Unpadded input is common from JavaScript clients.
-		n, err = base64.RawStdEncoding.Decode(out, s)
+		n, err = simdbase64.RawStdEncoding.Decode(out, s)
 		if err != nil {
 			return nil, upstream.Errorf(upstream.KindInvalid, "invalid base64 data")
 		}
@@ -95,15 +99,15 @@ func base64Stream(enc []byte) io.Reader {
 			return invalidOnError{errReader{}}
 		}
 	}
-	encoding := base64.StdEncoding
+	encoding := simdbase64.StdEncoding
 	// Two IndexByte scans, not IndexAny: IndexAny has no vector form for a
 	// set of two bytes and was an eighth of a chunked upload's CPU.
 	lines := bytes.IndexByte(enc, '\n') >= 0 || bytes.IndexByte(enc, '\r') >= 0
-	if len(enc)%4 != 0 && !lines {
-		encoding = base64.RawStdEncoding // unpadded, as JavaScript often sends
-	}
 	if lines {
-		return invalidOnError{base64.NewDecoder(encoding, bytes.NewReader(enc))}
+		return newBase64Decoder(bytes.NewReader(enc))
+	}
+	if len(enc)%4 != 0 {
+		encoding = simdbase64.RawStdEncoding // unpadded, as JavaScript often sends
 	}
 	return invalidOnError{&sliceDecoder{enc: encoding, src: enc}}
 }
@@ -113,7 +117,7 @@ func base64Stream(enc []byte) io.Reader {
 // decoder's line-break filter, which copies the input a byte at a time
 // and was most of the cost of EspoCRM's data-URI chunks.
 type sliceDecoder struct {
-	enc *base64.Encoding
+	enc *simdbase64.Encoding
 	src []byte // encoded, not yet decoded
 	// quantum holds a decoded group a read too short for it did not take.
 	quantum    [3]byte
@@ -150,6 +154,9 @@ func (d *sliceDecoder) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// invalidOnError makes a decoder's corrupt input an invalid-input error;
+// an error that already has a kind (a stalled or oversize request body
+// under a streaming decoder) keeps it.
 type invalidOnError struct{ r io.Reader }
 
 // errReader fails every read: corrupt input found before decoding.
@@ -160,6 +167,9 @@ func (errReader) Read([]byte) (int, error) { return 0, base64.CorruptInputError(
 func (i invalidOnError) Read(p []byte) (int, error) {
 	n, err := i.r.Read(p)
 	if err != nil && err != io.EOF {
+		if _, ok := errors.AsType[*upstream.Error](err); ok {
+			return n, err
+		}
 		return n, upstream.Wrap(upstream.KindInvalid, err, "invalid base64 data")
 	}
 	return n, err
@@ -223,7 +233,8 @@ func (r *base64Reader) Read(p []byte) (int, error) {
 			n = n - n%3 // never emit padding in the middle of a failed stream
 		}
 		if n > 0 {
-			r.out = base64.StdEncoding.AppendEncode(r.out[:0], r.in[:n])
+			r.out = slices.Grow(r.out[:0], base64.StdEncoding.EncodedLen(n))[:base64.StdEncoding.EncodedLen(n)]
+			simdbase64.StdEncoding.Encode(r.out, r.in[:n])
 		}
 	}
 	n := copy(p, r.out)

@@ -303,3 +303,91 @@ func upstreamInvalid(err error) bool {
 	var ue *upstream.Error
 	return errors.As(err, &ue) && ue.Kind == upstream.KindInvalid
 }
+
+// piecesReader hands out its bytes in pieces of the sizes given in turn,
+// as a network stream does.
+type piecesReader struct {
+	b     []byte
+	sizes []byte
+	i     int
+}
+
+func (r *piecesReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	size := 1
+	if len(r.sizes) > 0 {
+		size += int(r.sizes[r.i%len(r.sizes)])
+		r.i++
+	}
+	n := copy(p[:min(len(p), size)], r.b)
+	r.b = r.b[n:]
+	return n, nil
+}
+
+// FuzzBase64Decoder holds the streaming decoder of request bodies to the
+// reference decoder (base64.NewDecoder behind base64Stream's checks), with
+// and without line breaks: the same bytes, and an error where that one
+// fails, at any pattern of source pieces and of read sizes.
+func FuzzBase64Decoder(f *testing.F) {
+	for _, s := range []string{"", "aGVsbG8=", "aGVsbG8", "aGVsbA==", "aGVsbA", "aA", "a", "aGk=aGk=", "aGVs\nbG8=",
+		"aGVs\r\nbG8", "aGVsbA=\n=", "aGVsbA=\n", "////", "+/+/", "aGVsbG8=x", "aGVsbG8==", "aGV*bG8=", "=", "==", "AAAA==",
+		"AAAA" + strings.Repeat("QUJD", 300) + "RA==", strings.Repeat("QUJDRA\n", 200) + "QQ=="} {
+		f.Add([]byte(s), []byte{0}, []byte{0})
+		f.Add([]byte(s), []byte{3, 200, 1}, []byte{0, 1, 2, 5, 255})
+	}
+	f.Fuzz(func(t *testing.T, enc []byte, pieces []byte, sizes []byte) {
+		if len(sizes) == 0 {
+			sizes = []byte{63}
+		}
+		read := func(r io.Reader) ([]byte, error) {
+			var out []byte
+			for i := 0; ; i++ {
+				size := 1 + int(sizes[i%len(sizes)])
+				p := make([]byte, size)
+				n, err := r.Read(p)
+				if n < 0 || n > size {
+					t.Fatalf("Read returned %d for a %d-byte buffer", n, size)
+				}
+				out = append(out, p[:n]...)
+				if err == io.EOF {
+					return out, nil
+				}
+				if err != nil {
+					return out, err
+				}
+				if i > 4*len(enc)+16 {
+					t.Fatalf("no end after %d reads of %d encoded bytes", i, len(enc))
+				}
+			}
+		}
+		got, gotErr := read(newBase64Decoder(&piecesReader{b: enc, sizes: pieces}))
+		want, wantErr := read(referenceBase64Stream(enc))
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("%.60q: error %v, the standard decoder's %v", enc, gotErr, wantErr)
+		}
+		if gotErr != nil && !upstreamInvalid(gotErr) {
+			t.Fatalf("%.60q: error %v is not invalid input", enc, gotErr)
+		}
+		if gotErr == nil && !bytes.Equal(got, want) {
+			t.Fatalf("%.60q: decoded %q, the standard decoder %q", enc, got, want)
+		}
+	})
+}
+
+// TestBase64DecoderKeepsTheSourcesKind holds that a request body that
+// fails under the decoder (stalled, too large) keeps its own error kind
+// rather than reading as corrupt base64.
+func TestBase64DecoderKeepsTheSourcesKind(t *testing.T) {
+	stall := upstream.Errorf(upstream.KindTimeout, "the client sent nothing for 30s")
+	r := newBase64Decoder(io.MultiReader(strings.NewReader("aGVsbG8g"), errorReader{stall}))
+	_, err := io.ReadAll(r)
+	if !upstream.IsKind(err, upstream.KindTimeout) {
+		t.Fatalf("error %v, want the source's timeout", err)
+	}
+}
+
+type errorReader struct{ err error }
+
+func (e errorReader) Read([]byte) (int, error) { return 0, e.err }

@@ -74,10 +74,18 @@ func testConfig(tb testing.TB) *Config {
 // newTestApp serves cfg over store the way the server does, with the
 // fake keys and limiter.
 func newTestApp(cfg *Config, store upstream.Store, use ...fiber.Handler) *fiber.App {
+	return newTestAppBuffering(0, cfg, store, use...)
+}
+
+// newTestAppBuffering is newTestApp where request bodies over limit bytes
+// stream instead of being read whole first (0: fiber's default, 4 MiB), as
+// the server's --buffer-limit makes them.
+func newTestAppBuffering(limit int, cfg *Config, store upstream.Store, use ...fiber.Handler) *fiber.App {
 	app := fiber.New(fiber.Config{
 		StreamRequestBody:            true,
 		DisablePreParseMultipartForm: true,
 		DisableStartupMessage:        true,
+		BodyLimit:                    limit,
 	})
 	for _, h := range use {
 		app.Use(h)

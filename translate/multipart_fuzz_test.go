@@ -242,10 +242,14 @@ func FuzzDataURIChunk(f *testing.F) {
 	store := &swappableAppendStore{}
 	var panics panicCatcher
 	app := newTestApp(cfg, store, panics.middleware())
-	f.Fuzz(func(t *testing.T, expected, filled uint16, body []byte) {
-		// A placeholder of 1..65536 bytes, filled up to at most its size.
-		size := int64(expected) + 1
-		prefix := bytes.Repeat([]byte("p"), int(min(int64(filled), size)))
+	// streaming is app, but for bodies that stream from their first byte
+	// on, as those over --buffer-limit do.
+	streaming := newTestAppBuffering(1, cfg, store, panics.middleware())
+	// send posts body as a chunk to a fresh placeholder of expected+1
+	// bytes, filled first with filled bytes, through streaming or app.
+	send := func(t *testing.T, expected, filled uint16, body []byte, streamed bool) (resp *http.Response, got, stored, prefix []byte, size int64) {
+		size = int64(expected) + 1
+		prefix = bytes.Repeat([]byte("p"), int(min(int64(filled), size)))
 		s := newAppendStore()
 		store.appendStore = s
 		na := upstream.NewAttachment{Record: upstream.RecordRef{Collection: "Document"}, Field: "file", Name: "big.bin",
@@ -266,11 +270,15 @@ func FuzzDataURIChunk(f *testing.F) {
 		}
 		req.Header.Set("X-Api-Key", "tester-secret")
 		req.Header.Set("Content-Type", "text/plain")
-		resp, err := app.Test(req, -1)
+		if streamed {
+			resp, err = streaming.Test(req, -1)
+		} else {
+			resp, err = app.Test(req, -1)
+		}
 		if err != nil {
 			t.Fatalf("chunk %q: %v", body, err)
 		}
-		got, err := io.ReadAll(resp.Body)
+		got, err = io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if err != nil {
 			t.Fatalf("chunk %q: reading the answer: %v", body, err)
@@ -278,11 +286,22 @@ func FuzzDataURIChunk(f *testing.F) {
 		if p := panics.take(); p != "" {
 			t.Fatalf("chunk %q: the gateway panicked:\n%s", body, p)
 		}
+		return resp, got, s.contentOf(ph.ID), prefix, size
+	}
+	f.Fuzz(func(t *testing.T, expected, filled uint16, body []byte) {
+		// The body streamed must get the answer the body read whole gets,
+		// and leave the same bytes.
+		sresp, sgot, sstored, _, _ := send(t, expected, filled, body, true)
+		resp, got, stored, prefix, size := send(t, expected, filled, body, false)
+		if sresp.StatusCode != resp.StatusCode || !bytes.Equal(sgot, got) || !bytes.Equal(sstored, stored) {
+			t.Fatalf("chunk %q: streamed %d %q (%s) leaving %d bytes; whole %d %q (%s) leaving %d bytes", body,
+				sresp.StatusCode, sgot, sresp.Header.Get("X-Status-Reason"), len(sstored),
+				resp.StatusCode, got, resp.Header.Get("X-Status-Reason"), len(stored))
+		}
 		st := resp.StatusCode
 		if !chunkStatuses[st] {
 			t.Fatalf("chunk %q: status %d (%s): %s", body, st, resp.Header.Get("X-Status-Reason"), got)
 		}
-		stored := s.contentOf(ph.ID)
 		chunk, refOK := referenceChunk(body)
 		known := jsonFormAgrees(body) // else the reference cannot say which bytes the body means
 		room := size - int64(len(prefix))
