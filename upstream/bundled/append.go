@@ -138,7 +138,7 @@ func (s *Store) appendChunk(ctx context.Context, f *os.File, content io.Reader, 
 	room := expected - from
 	src := &capReader{r: content, max: room,
 		msg: fmt.Sprintf("the chunk passes the expected size of %d bytes (%d bytes left)", expected, room)}
-	n, err := s.copyIn(ctx, &hashingWriter{w: newEarlyWriteback(f, from), sha: sha, md: md}, src)
+	n, err := s.copyIn(ctx, newEarlyWriteback(f, from), src, sha, md)
 	if err != nil {
 		return 0, err
 	}

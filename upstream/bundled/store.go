@@ -43,8 +43,8 @@ var (
 // the same directory fails with a clear error instead of hanging.
 const lockTimeout = 5 * time.Second
 
-// copyBufferSize is the buffer each upload streams through; memory per
-// upload is this, whatever the content's size.
+// copyBufferSize is the size of the buffers each upload streams through;
+// memory per upload is pipelineDepth of them, whatever the content's size.
 const copyBufferSize = 256 << 10
 
 // Store is the embedded store. It is safe for concurrent use; bbolt
