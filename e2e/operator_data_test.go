@@ -193,7 +193,7 @@ func TestVerifyAndReadyzReportDamage(t *testing.T) {
 			Schema  int    `json:"schema"`
 			Damaged int    `json:"damaged"`
 		}
-		if err := json.Unmarshal(body, &r); err != nil || code != want || r.Status != status || r.Schema != 1 {
+		if err := json.Unmarshal(body, &r); err != nil || code != want || r.Status != status || r.Schema != 2 {
 			t.Errorf("/readyz: %d %s, want %d with status %q", code, body, want, status)
 		}
 	}

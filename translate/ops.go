@@ -400,7 +400,8 @@ func (r *compiledRoute) resolve(ctx context.Context, store upstream.Store, b *bo
 		}
 		return att, nil
 	}
-	files, err := store.List(ctx, b.record())
+	name, named := b.strs.get("name")
+	files, err := candidates(ctx, store, b, name, named)
 	if err != nil {
 		return upstream.Attachment{}, err
 	}
@@ -410,8 +411,15 @@ func (r *compiledRoute) resolve(ctx context.Context, store upstream.Store, b *bo
 		}
 	}
 	// An older file of a name another shares, by its tagged name.
-	if name, ok := b.strs.get("name"); ok && r.d.ids == nil {
+	if named && r.d.ids == nil {
 		if base, tag, ok := untagName(name); ok {
+			if _, byName := store.(upstream.NamedLister); byName {
+				// files held only the tagged name's; a full listing
+				// already holds the base name's.
+				if files, err = candidates(ctx, store, b, base, true); err != nil {
+					return upstream.Attachment{}, err
+				}
+			}
 			for i := len(files) - 1; i >= 0; i-- {
 				f := files[i]
 				if f.Name == base && strings.HasPrefix(f.ID, tag) && matchesBound(upstream.Attachment{Record: f.Record, Field: f.Field, Name: name}, b) {
@@ -421,6 +429,17 @@ func (r *compiledRoute) resolve(ctx context.Context, store upstream.Store, b *bo
 		}
 	}
 	return upstream.Attachment{}, notFound()
+}
+
+// candidates lists the attachments of the bound record that resolve looks
+// through, in List's order: only those called name where the store can
+// list them by name, else all of them.
+func candidates(ctx context.Context, store upstream.Store, b *bound, name string, named bool) ([]upstream.Attachment, error) {
+	if nl, ok := store.(upstream.NamedLister); ok && named {
+		field, _ := b.strs.get("field")
+		return nl.ListNamed(ctx, b.record(), field, name)
+	}
+	return store.List(ctx, b.record())
 }
 
 // matchesBound reports whether an attachment agrees with every record,

@@ -151,6 +151,16 @@ type ListedCreator interface {
 	CreateListed(ctx context.Context, na NewAttachment, content io.Reader, listed []Attachment) (Attachment, error)
 }
 
+// NamedLister is a store that can list a record's attachments of one name
+// without reading its others. A download by name finds its file among
+// them; through List, a record of a thousand files costs a thousand
+// decoded attachments per download.
+type NamedLister interface {
+	// ListNamed is List of ref kept to the attachments called name (in
+	// field, if field is not empty), in List's order, with List's errors.
+	ListNamed(ctx context.Context, ref RecordRef, field, name string) ([]Attachment, error)
+}
+
 // RecordLister is a store that can list the records of a collection
 // (EspoCRM's GET /{Entity}).
 type RecordLister interface {

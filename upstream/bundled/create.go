@@ -132,7 +132,7 @@ func (s *Store) commitNew(na upstream.NewAttachment, b blob, withContent bool, e
 			return err
 		}
 		if na.ReplaceSameName {
-			olds, err := m.scan(fieldPrefix(a.Record, a.Field))
+			olds, err := m.scanNamed(a.Record, a.Name, a.Field)
 			if err != nil {
 				return err
 			}

@@ -19,14 +19,14 @@ import (
 )
 
 // meta is the metadata seen through one bbolt transaction. Its methods keep
-// the attachments bucket, the index, the unlinked bucket and partials in
-// step. Each bucket is opened the first time a method needs it, within the
+// the attachments bucket, the index, the names index, the unlinked bucket
+// and partials in step. Each bucket is opened the first time a method needs it, within the
 // transaction only (bbolt's buckets die with it): opening one costs about
 // three allocations, and a download reads one bucket of the five, a
 // listing three.
 type meta struct {
-	tx                        *bolt.Tx
-	att, idx, unl, part, recs *bolt.Bucket
+	tx                               *bolt.Tx
+	att, idx, unl, part, recs, names *bolt.Bucket
 	// decoded, when set, saves decoding attachments read again unchanged.
 	decoded *decodeCache
 }
@@ -53,6 +53,7 @@ func (m *meta) index() *bolt.Bucket    { return m.bucket(&m.idx, bucketIndex) }
 func (m *meta) unlinked() *bolt.Bucket { return m.bucket(&m.unl, bucketUnlinked) }
 func (m *meta) partials() *bolt.Bucket { return m.bucket(&m.part, bucketPartials) }
 func (m *meta) records() *bolt.Bucket  { return m.bucket(&m.recs, bucketRecords) }
+func (m *meta) named() *bolt.Bucket    { return m.bucket(&m.names, bucketNamed) }
 
 // attachment loads an attachment; ok is false when there is none.
 func (m *meta) attachment(id string) (upstream.Attachment, bool, error) {
@@ -97,7 +98,9 @@ func (m *meta) put(a upstream.Attachment) error {
 		return fmt.Errorf("put attachment %s: %w", a.ID, err)
 	}
 	if linked(a) {
-		err = m.index().Put(indexKey(a), []byte{})
+		if err = m.index().Put(indexKey(a), []byte{}); err == nil {
+			err = m.named().Put(nameKey(a), []byte{})
+		}
 	} else {
 		err = m.unlinked().Put(unlinkedKey(a), []byte{})
 	}
@@ -110,7 +113,9 @@ func (m *meta) put(a upstream.Attachment) error {
 func (m *meta) unindex(a upstream.Attachment) error {
 	var err error
 	if linked(a) {
-		err = m.index().Delete(indexKey(a))
+		if err = m.index().Delete(indexKey(a)); err == nil {
+			err = m.named().Delete(nameKey(a))
+		}
 	} else {
 		err = m.unlinked().Delete(unlinkedKey(a))
 	}
@@ -247,6 +252,36 @@ func (m *meta) scan(prefix []byte) ([]upstream.Attachment, error) {
 			}
 		}
 		list = append(list, a)
+	}
+	return list, nil
+}
+
+// scanNamed returns ref's attachments called name (in field, if not
+// empty), in index order, from the names index: what scan of the record
+// and a filter by name would return, without reading the record's other
+// attachments.
+func (m *meta) scanNamed(ref upstream.RecordRef, name, field string) ([]upstream.Attachment, error) {
+	prefix := namePrefix(ref, name, field)
+	var list []upstream.Attachment
+	atts := m.atts().Cursor()
+	c := m.named().Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		id := indexIDBytes(k)
+		found, v := atts.Seek(id)
+		if !bytes.Equal(found, id) || v == nil {
+			return nil, fmt.Errorf("names index names attachment %q, which does not exist", id)
+		}
+		a, ok := m.decoded.get(id, v)
+		if !ok {
+			var err error
+			if a, _, err = m.decode(string(id), v); err != nil {
+				return nil, err
+			}
+		}
+		// A name holding a NUL shares a prefix with a shorter one.
+		if a.Name == name && (field == "" || a.Field == field) {
+			list = append(list, a)
+		}
 	}
 	return list, nil
 }

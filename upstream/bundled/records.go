@@ -41,6 +41,34 @@ func (s *Store) List(ctx context.Context, ref upstream.RecordRef) ([]upstream.At
 	return list, nil
 }
 
+// ListNamed implements upstream.NamedLister from the names index: a
+// download by name in a record of thousands of files reads the files of
+// that name, not the thousands.
+func (s *Store) ListNamed(ctx context.Context, ref upstream.RecordRef, field, name string) ([]upstream.Attachment, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, ctxError(err)
+	}
+	if !validRef(ref) {
+		return nil, errRecordNotFound()
+	}
+	var list []upstream.Attachment
+	err := s.db.View(func(tx *bolt.Tx) error {
+		m := s.metaOf(tx)
+		var err error
+		if list, err = m.scanNamed(ref, name, field); err != nil || len(list) > 0 {
+			return err // an indexed attachment's record exists (see List)
+		}
+		if !m.hasRecord(ref) {
+			return errRecordNotFound()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, classify(err, fmt.Sprintf("list %q in %s/%s", name, ref.Collection, ref.ID))
+	}
+	return list, nil
+}
+
 // ReadRecord implements upstream.RecordReader: the record and its
 // attachments from one read transaction.
 func (s *Store) ReadRecord(ctx context.Context, ref upstream.RecordRef) (upstream.Record, []upstream.Attachment, error) {

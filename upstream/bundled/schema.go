@@ -15,10 +15,14 @@ import (
 //	unlinked     created (8 bytes, big-endian Unix nanoseconds) id -> empty
 //	partials     id -> expected size (8 bytes, big-endian)
 //	records      collection \x00 record -> JSON upstream.Record
+//	names        collection \x00 record \x00 name \x00 field \x00 position (8 bytes) \x00 id -> empty
 //
 // The index orders a record's attachments by field, then position, so List
 // is one prefix scan. NUL separates the parts, which is why names holding a
-// NUL are refused.
+// NUL are refused. names holds the same entries as index with the name
+// first, so the attachments of one name (a download by name, an upload
+// that replaces one) are a prefix scan too, in List's order, however many
+// other files the record has.
 //
 // Every attachment has exactly one entry in index or in unlinked: in index
 // when it belongs to a record, in unlinked (ordered by creation time, for
@@ -34,10 +38,11 @@ const (
 	bucketUnlinked    = "unlinked"
 	bucketPartials    = "partials"
 	bucketRecords     = "records"
+	bucketNamed       = "names"
 )
 
 func bucketNames() []string {
-	return []string{bucketAttachments, bucketIndex, bucketUnlinked, bucketPartials, bucketRecords}
+	return []string{bucketAttachments, bucketIndex, bucketUnlinked, bucketPartials, bucketRecords, bucketNamed}
 }
 
 func createBuckets(tx *bolt.Tx) error {
@@ -67,6 +72,27 @@ func fieldPrefix(ref upstream.RecordRef, field string) []byte {
 
 func indexKey(a upstream.Attachment) []byte {
 	k := fieldPrefix(a.Record, a.Field)
+	k = binary.BigEndian.AppendUint64(k, uint64(a.Position))
+	k = append(k, sep...)
+	return append(k, a.ID...)
+}
+
+// namePrefix is the names prefix of ref's attachments called name, in
+// field if field is not empty.
+func namePrefix(ref upstream.RecordRef, name, field string) []byte {
+	k := []byte(ref.Collection + sep + ref.ID + sep + name + sep)
+	if field != "" {
+		k = append(append(k, field...), sep...)
+	}
+	return k
+}
+
+// nameKey is a's key in the names bucket.
+func nameKey(a upstream.Attachment) []byte {
+	k := namePrefix(a.Record, a.Name, a.Field)
+	if a.Field == "" {
+		k = append(k, sep...) // namePrefix leaves an empty field out
+	}
 	k = binary.BigEndian.AppendUint64(k, uint64(a.Position))
 	k = append(k, sep...)
 	return append(k, a.ID...)

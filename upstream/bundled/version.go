@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // SchemaVersion is the on-disk format this code reads and writes: the
@@ -16,7 +17,8 @@ import (
 //
 //	0  the format before it carried a version (same buckets as 1)
 //	1  the version stamp itself
-const SchemaVersion = 1
+//	2  the names bucket: each record's attachments by name
+const SchemaVersion = 2
 
 // ErrNewerSchema: the store was written by a newer dragoman, whose format
 // this one would misread.
@@ -31,7 +33,35 @@ var keySchemaVersion = []byte("version")
 func upgrades() []func(tx *bolt.Tx) error {
 	return []func(tx *bolt.Tx) error{
 		0: createBuckets, // a store from before versioning may lack the newer buckets
+		1: indexNames,
 	}
+}
+
+// indexNames fills the names bucket from the index, for a store written
+// before it existed.
+func indexNames(tx *bolt.Tx) error {
+	if err := tx.DeleteBucket([]byte(bucketNamed)); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
+		return err
+	}
+	names, err := tx.CreateBucket([]byte(bucketNamed))
+	if err != nil {
+		return err
+	}
+	m := metaOf(tx)
+	c := m.index().Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		a, ok, err := m.attachment(indexID(k))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("index names attachment %q, which does not exist", indexID(k))
+		}
+		if err := names.Put(nameKey(a), []byte{}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // schemaVersion reads the stored version: a store with no schema bucket
