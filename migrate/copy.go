@@ -13,7 +13,8 @@ import (
 )
 
 // copyBufferSize is what each copy streams through: memory per file is
-// this much, whatever the file's size.
+// two of these (a read-back reads one while it hashes the other), whatever
+// the file's size.
 const copyBufferSize = 256 << 10
 
 // copy copies one file, verifies it, and counts it. A try that fails for a
@@ -185,14 +186,59 @@ func (m *migration) sumOf(ctx context.Context, s upstream.Store, a upstream.Atta
 		}
 		defer c.Close()
 		h := sha256.New()
-		buf := make([]byte, copyBufferSize)
-		if _, err := io.CopyBuffer(h, struct{ io.Reader }{c}, buf); err != nil {
+		if err := hashWhileReading(h, c); err != nil {
 			return upstream.Wrap(upstream.KindBadGateway, err, "read failed midway")
 		}
 		sum = hex.EncodeToString(h.Sum(nil))
 		return nil
 	})
 	return sum, err
+}
+
+// hashWhileReading writes all of r to h, reading the next buffer while h
+// hashes the last: a read-back is the socket's copy and sha256, and in
+// series a 1 GiB one took the time of both. The hashing goroutine is owned
+// here and has stopped when it returns.
+func hashWhileReading(h hash.Hash, r io.Reader) error {
+	const depth = 2
+	type piece struct {
+		buf *[copyBufferSize]byte
+		n   int
+	}
+	free, full := make(chan piece, depth), make(chan piece, depth)
+	for range depth {
+		free <- piece{buf: new([copyBufferSize]byte)}
+	}
+	hashed := make(chan struct{})
+	go func() {
+		defer close(hashed)
+		for p := range full {
+			h.Write(p.buf[:p.n]) // a hash.Hash never fails
+			free <- p
+		}
+	}()
+	var err error
+	for err == nil {
+		p := <-free
+		p.n = 0
+		// Filled whole: a body arrives in pieces of a few KiB, too small
+		// to hand over one by one. Not io.ReadFull, which would make a
+		// body cut short (io.ErrUnexpectedEOF from r) look like its end.
+		for p.n < len(p.buf) && err == nil {
+			var m int
+			m, err = r.Read(p.buf[p.n:])
+			p.n += m
+		}
+		if p.n > 0 {
+			full <- p
+		}
+	}
+	close(full)
+	<-hashed
+	if err == io.EOF {
+		return nil
+	}
+	return err
 }
 
 // openListed opens a, which the migration has just listed or created,
