@@ -126,8 +126,36 @@ func (s *Store) ReadRecord(ctx context.Context, ref upstream.RecordRef) (upstrea
 	return rec, list, nil
 }
 
+// readNamedSQL is readRecordSQL kept to the attachments called $3 (in
+// field $4 when it is not empty).
+var readNamedSQL = `SELECT r.data, r.created, r.modified, ` + attColumnsOf("a") + `
+	FROM records r LEFT JOIN attachments a ON a.collection = r.collection AND a.record_id = r.id
+		AND a.name = $3 AND ($4::text = '' OR a.field = $4)
+	WHERE r.collection = $1 AND r.id = $2
+	ORDER BY a.field, a.position, a.id`
+
+// ListNamed implements upstream.NamedLister in one statement.
+func (s *Store) ListNamed(ctx context.Context, ref upstream.RecordRef, field, name string) ([]upstream.Attachment, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, classify(err, "list")
+	}
+	if !validRef(ref) {
+		return nil, errRecordNotFound()
+	}
+	_, list, err := s.readRecordWith(ctx, ref, readNamedSQL, ref.Collection, ref.ID, name, field)
+	if err != nil {
+		return nil, classify(err, fmt.Sprintf("list %q in %s/%s", name, ref.Collection, ref.ID))
+	}
+	return list, nil
+}
+
 func (s *Store) readRecord(ctx context.Context, ref upstream.RecordRef) (upstream.Record, []upstream.Attachment, error) {
-	rows, err := s.db.Query(ctx, readRecordSQL, ref.Collection, ref.ID)
+	return s.readRecordWith(ctx, ref, readRecordSQL, ref.Collection, ref.ID)
+}
+
+// readRecordWith runs a statement shaped as readRecordSQL.
+func (s *Store) readRecordWith(ctx context.Context, ref upstream.RecordRef, sql string, args ...any) (upstream.Record, []upstream.Attachment, error) {
+	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return upstream.Record{}, nil, err
 	}

@@ -102,6 +102,9 @@ var migrations = []string{
 	CREATE TRIGGER records_match_stale BEFORE UPDATE OF data ON records FOR EACH ROW
 		WHEN (NEW.data IS DISTINCT FROM OLD.data AND current_setting('dragoman.match', true) IS DISTINCT FROM 'on')
 		EXECUTE FUNCTION records_match_stale();`,
+	// A download by name reads the files of that name (ListNamed), not
+	// its record's thousands.
+	`CREATE INDEX attachments_name ON attachments (collection, record_id, name);`,
 }
 
 // SchemaVersion is the schema version this binary creates and expects.

@@ -4,7 +4,7 @@
 //
 // A store that cannot do an operation returns KindUnsupported, and the
 // cases that need the operation skip, saying so. The cases of the optional
-// interfaces (upstream.Appender, upstream.UnlinkedExpirer) skip for a store
+// interfaces (upstream.Appender, upstream.UnlinkedExpirer, ...) skip for a store
 // that does not implement them. Which cases a store skips is part of what
 // it declares (Options.Skips), so that nothing skips unnoticed.
 package storetest
@@ -77,6 +77,7 @@ func Run(t *testing.T, newStore func(t *testing.T) upstream.Store, opts Options)
 		{"ExpireUnlinked", testExpireUnlinked},
 		{"ReadRecord", testReadRecord},
 		{"OpenListed", testOpenListed},
+		{"ListNamed", testListNamed},
 		{"ListRecords", testListRecords},
 	}
 	var skipped []string
