@@ -239,21 +239,29 @@ func (m *meta) scan(prefix []byte) ([]upstream.Attachment, error) {
 	// own each time, and its stack was most of a listing's allocations.
 	atts := m.atts().Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		id := indexIDBytes(k)
-		found, v := atts.Seek(id)
-		if !bytes.Equal(found, id) || v == nil {
-			return nil, fmt.Errorf("index names attachment %q, which does not exist", id)
-		}
-		a, ok := m.decoded.get(id, v)
-		if !ok {
-			var err error
-			if a, _, err = m.decode(string(id), v); err != nil {
-				return nil, err
-			}
+		a, err := m.indexed(atts, k, "index")
+		if err != nil {
+			return nil, err
 		}
 		list = append(list, a)
 	}
 	return list, nil
+}
+
+// indexed reads the attachment that key, a key of the index or of the
+// names index (what says which), ends with, through atts: the cursor of
+// the attachments bucket that a scan reuses for every key.
+func (m *meta) indexed(atts *bolt.Cursor, key []byte, what string) (upstream.Attachment, error) {
+	id := indexIDBytes(key)
+	found, v := atts.Seek(id)
+	if !bytes.Equal(found, id) || v == nil {
+		return upstream.Attachment{}, fmt.Errorf("%s names attachment %q, which does not exist", what, id)
+	}
+	if a, ok := m.decoded.get(id, v); ok {
+		return a, nil
+	}
+	a, _, err := m.decode(string(id), v)
+	return a, err
 }
 
 // scanNamed returns ref's attachments called name (in field, if not
@@ -266,17 +274,9 @@ func (m *meta) scanNamed(ref upstream.RecordRef, name, field string) ([]upstream
 	atts := m.atts().Cursor()
 	c := m.named().Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		id := indexIDBytes(k)
-		found, v := atts.Seek(id)
-		if !bytes.Equal(found, id) || v == nil {
-			return nil, fmt.Errorf("names index names attachment %q, which does not exist", id)
-		}
-		a, ok := m.decoded.get(id, v)
-		if !ok {
-			var err error
-			if a, _, err = m.decode(string(id), v); err != nil {
-				return nil, err
-			}
+		a, err := m.indexed(atts, k, "names index")
+		if err != nil {
+			return nil, err
 		}
 		// A name holding a NUL shares a prefix with a shorter one.
 		if a.Name == name && (field == "" || a.Field == field) {
