@@ -11,6 +11,18 @@ import (
 // List implements upstream.Store: one prefix scan of the index, which is
 // ordered by field name, then position.
 func (s *Store) List(ctx context.Context, ref upstream.RecordRef) ([]upstream.Attachment, error) {
+	return s.list(ctx, ref, false, "", "")
+}
+
+// ListNamed implements upstream.NamedLister from the names index: a
+// download by name in a record of thousands of files reads the files of
+// that name, not the thousands.
+func (s *Store) ListNamed(ctx context.Context, ref upstream.RecordRef, field, name string) ([]upstream.Attachment, error) {
+	return s.list(ctx, ref, true, field, name)
+}
+
+// list is List, or with byName ListNamed of field and name.
+func (s *Store) list(ctx context.Context, ref upstream.RecordRef, byName bool, field, name string) ([]upstream.Attachment, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, ctxError(err)
 	}
@@ -21,7 +33,12 @@ func (s *Store) List(ctx context.Context, ref upstream.RecordRef) ([]upstream.At
 	err := s.db.View(func(tx *bolt.Tx) error {
 		m := s.metaOf(tx)
 		var err error
-		if list, err = m.scan(recordPrefix(ref)); err != nil || len(list) > 0 {
+		if byName {
+			list, err = m.scanNamed(ref, name, field)
+		} else {
+			list, err = m.scan(recordPrefix(ref))
+		}
+		if err != nil || len(list) > 0 {
 			// A record with an attachment in the index exists: every
 			// write that indexes one touches its record in the same
 			// transaction, and records are never deleted. So only an
@@ -36,35 +53,10 @@ func (s *Store) List(ctx context.Context, ref upstream.RecordRef) ([]upstream.At
 		return nil
 	})
 	if err != nil {
+		if byName {
+			return nil, classify(err, fmt.Sprintf("list %q in %s/%s", name, ref.Collection, ref.ID))
+		}
 		return nil, classify(err, fmt.Sprintf("list %s/%s", ref.Collection, ref.ID))
-	}
-	return list, nil
-}
-
-// ListNamed implements upstream.NamedLister from the names index: a
-// download by name in a record of thousands of files reads the files of
-// that name, not the thousands.
-func (s *Store) ListNamed(ctx context.Context, ref upstream.RecordRef, field, name string) ([]upstream.Attachment, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, ctxError(err)
-	}
-	if !validRef(ref) {
-		return nil, errRecordNotFound()
-	}
-	var list []upstream.Attachment
-	err := s.db.View(func(tx *bolt.Tx) error {
-		m := s.metaOf(tx)
-		var err error
-		if list, err = m.scanNamed(ref, name, field); err != nil || len(list) > 0 {
-			return err // an indexed attachment's record exists (see List)
-		}
-		if !m.hasRecord(ref) {
-			return errRecordNotFound()
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, classify(err, fmt.Sprintf("list %q in %s/%s", name, ref.Collection, ref.ID))
 	}
 	return list, nil
 }
