@@ -207,10 +207,11 @@ func (s *Store) pipeline(w io.Writer, src io.Reader, digests ...hash.Hash) (int6
 		refs *atomic.Int32
 	}
 	stages := 1 + len(digests)
+	// Buffers are taken from the pool only when none is free: a small or
+	// slow upload, whose stages keep up with its reads, holds one or two,
+	// not pipelineDepth, however many of them are in flight.
 	free := make(chan chunk, pipelineDepth)
-	for range pipelineDepth {
-		free <- chunk{buf: s.bufs.Get().(*[]byte), refs: new(atomic.Int32)}
-	}
+	made := 0
 	release := func(c chunk) {
 		if c.refs.Add(-1) == 0 {
 			free <- c // room: at most pipelineDepth chunks exist
@@ -254,11 +255,22 @@ func (s *Store) pipeline(w io.Writer, src io.Reader, digests ...hash.Hash) (int6
 	for rerr == nil {
 		var c chunk
 		select {
-		case <-failed:
 		case c = <-free:
+		default:
+			if made < pipelineDepth {
+				c = chunk{buf: s.bufs.Get().(*[]byte), refs: new(atomic.Int32)}
+				made++
+				break
+			}
 			select {
-			case <-failed: // both were ready: the failure wins
-				free <- c
+			case <-failed:
+			case c = <-free:
+			}
+		}
+		if c.buf != nil {
+			select {
+			case <-failed: // a buffer and the failure: the failure wins
+				free <- c // room: at most pipelineDepth chunks exist
 				c = chunk{}
 			default:
 			}

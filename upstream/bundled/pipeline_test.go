@@ -171,3 +171,19 @@ func BenchmarkPipeline64MiB(b *testing.B) {
 		}
 	}
 }
+
+// TestPipelineTakesBuffersAsNeeded: a file smaller than one buffer takes
+// one from the pool, not pipelineDepth, so many small or slow uploads at
+// once do not each hold pipelineDepth buffers.
+func TestPipelineTakesBuffersAsNeeded(t *testing.T) {
+	s := &Store{}
+	made := 0
+	s.bufs.New = func() any { made++; b := make([]byte, copyBufferSize); return &b }
+	var got bytes.Buffer
+	if _, err := s.pipeline(&got, fullReads{bytes.NewReader([]byte("a small file"))}, sha256.New(), md5.New()); err != nil {
+		t.Fatal(err)
+	}
+	if made != 1 || got.String() != "a small file" {
+		t.Fatalf("took %d buffers from an empty pool for 12 bytes (want 1), wrote %q", made, got.String())
+	}
+}

@@ -44,7 +44,8 @@ var (
 const lockTimeout = 5 * time.Second
 
 // copyBufferSize is the size of the buffers each upload streams through;
-// memory per upload is pipelineDepth of them, whatever the content's size.
+// memory per upload is at most pipelineDepth of them (see pipeline),
+// whatever the content's size.
 const copyBufferSize = 256 << 10
 
 // Store is the embedded store. It is safe for concurrent use; bbolt
