@@ -205,10 +205,10 @@ func hashWhileReading(h hash.Hash, r io.Reader) error {
 		buf *[copyBufferSize]byte
 		n   int
 	}
+	// The second buffer is made only for a file larger than the first:
+	// most files of a migration fit in one.
 	free, full := make(chan piece, depth), make(chan piece, depth)
-	for range depth {
-		free <- piece{buf: new([copyBufferSize]byte)}
-	}
+	made := 0
 	hashed := make(chan struct{})
 	go func() {
 		defer close(hashed)
@@ -219,7 +219,16 @@ func hashWhileReading(h hash.Hash, r io.Reader) error {
 	}()
 	var err error
 	for err == nil {
-		p := <-free
+		var p piece
+		select {
+		case p = <-free:
+		default:
+			if made < depth {
+				p, made = piece{buf: new([copyBufferSize]byte)}, made+1
+			} else {
+				p = <-free
+			}
+		}
 		p.n = 0
 		// Filled whole: a body arrives in pieces of a few KiB, too small
 		// to hand over one by one. Not io.ReadFull, which would make a
